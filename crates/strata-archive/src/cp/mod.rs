@@ -1,0 +1,1 @@
+//! docker cp: see mod docs (being written)

@@ -1,0 +1,90 @@
+//! Extraction speed against `tar -xf` (ignored by default; run with
+//! `cargo test --release -p strata-archive --test bench -- --ignored --nocapture`).
+//! BENCH_DIR picks the filesystem (default: a tempdir).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::sh;
+use strata_archive::WhiteoutMode;
+use strata_archive::apply::{ApplyOptions, apply_layer};
+
+fn best_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    (0..n).map(|_| f()).min().unwrap()
+}
+
+fn compare(name: &str, tar: &Path, work: &Path) {
+    let dest = work.join("dest");
+    let reset = || {
+        let _ = std::fs::remove_dir_all(&dest);
+        std::fs::create_dir(&dest).unwrap();
+        sh("sync");
+    };
+    let gnu = best_of(3, || {
+        reset();
+        let start = Instant::now();
+        sh(&format!("tar -xf '{}' -C '{}'", tar.display(), dest.display()));
+        start.elapsed()
+    });
+    for tar_split in [false, true] {
+        let opts = ApplyOptions { whiteouts: WhiteoutMode::Overlay { userxattr: false }, same_owner: common::is_root(), tar_split };
+        let mut split_len = 0;
+        let ours = best_of(3, || {
+            reset();
+            let start = Instant::now();
+            let f = std::fs::File::open(tar).unwrap();
+            let stats = apply_layer(f, &dest, &opts).unwrap();
+            split_len = stats.tar_split.map(|s| s.len()).unwrap_or(0);
+            start.elapsed()
+        });
+        eprintln!(
+            "{name}: tar -xf {:.3}s, apply_layer(tar_split={tar_split}) {:.3}s = {:.2}x (tar-split {} bytes)",
+            gnu.as_secs_f64(),
+            ours.as_secs_f64(),
+            ours.as_secs_f64() / gnu.as_secs_f64(),
+            split_len
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dest);
+}
+
+fn workdir() -> tempfile::TempDir {
+    match std::env::var_os("BENCH_DIR") {
+        Some(d) => tempfile::tempdir_in(d).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
+#[test]
+#[ignore]
+fn small_files_20k() {
+    let t = workdir();
+    let src = t.path().join("src");
+    for d in 0..200 {
+        let dir = src.join(format!("dir{d:03}/sub"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..100 {
+            let size = 200 + (d * 100 + f) * 37 % 8000;
+            std::fs::write(dir.join(format!("file{f:03}.txt")), vec![b'a' + (f % 26) as u8; size]).unwrap();
+        }
+    }
+    let tar = t.path().join("small.tar");
+    sh(&format!("cd '{}' && tar -cf '{}' .", src.display(), tar.display()));
+    std::fs::remove_dir_all(&src).unwrap();
+    compare("20k small files", &tar, t.path());
+}
+
+#[test]
+#[ignore]
+fn one_gib_file() {
+    let t = workdir();
+    let src = t.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    sh(&format!("head -c 1073741824 /dev/urandom > '{}/big.bin'", src.display()));
+    let tar = t.path().join("big.tar");
+    sh(&format!("cd '{}' && tar -cf '{}' .", src.display(), tar.display()));
+    std::fs::remove_dir_all(&src).unwrap();
+    compare("1 GiB file", &tar, t.path());
+}

@@ -1,0 +1,1 @@
+//! cp glue (being written)

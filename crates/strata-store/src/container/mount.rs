@@ -1,0 +1,282 @@
+//! Mounting a container's rootfs on the host, refcounted across processes
+//! (`strata mount` twice and one `unmount` leaves it mounted), and resolving
+//! its mount points when it is created.
+//!
+//! ```text
+//! <run_root>/mounts/<container id>.lock    flock held while the count changes
+//! <run_root>/mounts/<container id>.count   how many users hold the mount
+//! ```
+//! The run root is a tmpfs (`/run`) in production, so counts vanish with the
+//! mounts at reboot.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::spec::{VolumeArg, parse_volume_arg};
+use super::{Container, ContainerSpec, MountKind, MountPoint};
+use crate::error::{IoCtx, Result, StoreError};
+use crate::image::Image;
+use crate::volume::VolumeSpec;
+use crate::Store;
+
+struct CountLock {
+    _file: File,
+    count_path: PathBuf,
+}
+
+impl CountLock {
+    fn acquire(store: &Store, id: &str) -> Result<CountLock> {
+        let dir = store.run_root().join("mounts");
+        std::fs::create_dir_all(&dir).ctx("create", &dir)?;
+        let lock_path = dir.join(format!("{id}.lock"));
+        let file = File::options().create(true).truncate(false).write(true).open(&lock_path).ctx("open", &lock_path)?;
+        file.lock().ctx("lock", &lock_path)?;
+        Ok(CountLock { _file: file, count_path: dir.join(format!("{id}.count")) })
+    }
+
+    fn get(&self) -> u64 {
+        std::fs::read_to_string(&self.count_path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    }
+
+    fn set(&self, n: u64) -> Result<()> {
+        if n == 0 {
+            match std::fs::remove_file(&self.count_path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io("remove", &self.count_path, e)),
+                _ => Ok(()),
+            }
+        } else {
+            Ok(strata_sys::fs::write_atomic(&self.count_path, n.to_string().as_bytes())?)
+        }
+    }
+}
+
+impl Store {
+    /// The host path of a container's merged rootfs, mounting it if needed
+    /// (`strata mount`). Each call must be paired with [`Store::unmount_container`].
+    pub fn mount_container(&self, c: &Container) -> Result<PathBuf> {
+        let lock = CountLock::acquire(self, &c.id)?;
+        let n = lock.get();
+        let path = self.rootfs_path(c);
+        let specs = self.driver().mounts(&c.rw_id)?;
+        if !specs.is_empty() && (n == 0 || !strata_sys::mount::is_mountpoint(&path)) {
+            std::fs::create_dir_all(&path).ctx("create", &path)?;
+            strata_sys::mount::mount_all(&specs, &path)?.leak();
+        }
+        lock.set(n + 1)?;
+        Ok(path)
+    }
+
+    /// Release one user of the rootfs mount; the last one unmounts. Returns the
+    /// number of remaining users.
+    pub fn unmount_container(&self, c: &Container) -> Result<u64> {
+        let lock = CountLock::acquire(self, &c.id)?;
+        let n = lock.get().saturating_sub(1);
+        if n == 0 {
+            let path = self.rootfs_path(c);
+            if strata_sys::mount::is_mountpoint(&path) {
+                strata_sys::mount::unmount(&path, false)?;
+            }
+        }
+        lock.set(n)?;
+        Ok(n)
+    }
+
+    /// Unmount regardless of users (before removal).
+    pub(crate) fn force_unmount_container(&self, c: &Container) -> Result<()> {
+        let lock = CountLock::acquire(self, &c.id)?;
+        let path = self.rootfs_path(c);
+        while strata_sys::mount::is_mountpoint(&path) {
+            strata_sys::mount::unmount(&path, true)?;
+        }
+        lock.set(0)?;
+        let lock_path = self.run_root().join("mounts").join(format!("{}.lock", c.id));
+        let _ = std::fs::remove_file(lock_path);
+        Ok(())
+    }
+
+    /// Where the merged rootfs is: the driver's mount point (overlay2), or the
+    /// layer's own full tree (vfs, btrfs).
+    pub fn rootfs_path(&self, c: &Container) -> PathBuf {
+        self.driver().merged_dir(&c.rw_id).unwrap_or_else(|| self.driver().diff_dir(&c.rw_id))
+    }
+
+    /// Resolve the request's mounts: image VOLUMEs (anonymous), `--volumes-from`,
+    /// then `-v`; a later source for the same destination wins. Named volumes
+    /// are created when missing, bind sources too (Docker's `-v`). Returns the
+    /// mounts and the volumes this call created, which the caller removes if
+    /// the container is not created after all.
+    pub(crate) fn resolve_mounts(&self, spec: &ContainerSpec, image: &Image) -> Result<(Vec<MountPoint>, Vec<String>)> {
+        let mut by_dst: BTreeMap<String, MountPoint> = BTreeMap::new();
+        let mut pending_anon: Vec<String> = Vec::new();
+        if let Some(vols) = &image.config.config.volumes {
+            for dst in vols.keys() {
+                pending_anon.push(super::spec::clean(dst));
+            }
+        }
+        for vf in &spec.volumes_from {
+            let (name, mode) = match vf.rsplit_once(':') {
+                Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m)),
+                Some((_, m)) => {
+                    return Err(StoreError::invalid(format!("--volumes-from {vf}"), format!("invalid mode: {m}")));
+                }
+                None => (vf.as_str(), None),
+            };
+            let src = self.container(name)?;
+            for m in &src.mounts {
+                let mut m = m.clone();
+                if let Some(mode) = mode {
+                    m.rw = mode == "rw";
+                    m.mode = if m.kind == MountKind::Volume && m.rw { "z".into() } else { mode.into() };
+                }
+                m.from = Some(src.id.clone());
+                pending_anon.retain(|d| d != &m.destination);
+                by_dst.insert(m.destination.clone(), m);
+            }
+        }
+        let mut created: Vec<String> = Vec::new();
+        let result = (|| -> Result<()> {
+            for b in &spec.binds {
+                let m = match parse_volume_arg(b)? {
+                    VolumeArg::Anonymous { destination } => {
+                        pending_anon.retain(|d| d != &destination);
+                        let v = self.create_volume(&VolumeSpec { anonymous: true, ..Default::default() })?;
+                        created.push(v.name.clone());
+                        volume_mount(&v.name, v.mountpoint, destination, true, false, "")
+                    }
+                    VolumeArg::Named { name, destination, rw, nocopy, mode } => {
+                        pending_anon.retain(|d| d != &destination);
+                        let existed = self.find_volume(&name)?.is_some();
+                        let v = if existed { self.volume(&name)? } else { self.create_volume(&VolumeSpec { name: Some(name.clone()), ..Default::default() })? };
+                        if !existed {
+                            created.push(name.clone());
+                        }
+                        volume_mount(&v.name, v.mountpoint, destination, rw, nocopy, &mode)
+                    }
+                    VolumeArg::Bind { source, destination, rw, propagation, mode } => {
+                        pending_anon.retain(|d| d != &destination);
+                        if source.symlink_metadata().is_err() {
+                            std::fs::create_dir_all(&source).ctx("create bind source", &source)?;
+                        }
+                        MountPoint {
+                            kind: MountKind::Bind,
+                            name: String::new(),
+                            source,
+                            destination,
+                            mode,
+                            rw,
+                            propagation,
+                            nocopy: true,
+                            from: None,
+                        }
+                    }
+                };
+                by_dst.insert(m.destination.clone(), m);
+            }
+            for dst in pending_anon.clone() {
+                let v = self.create_volume(&VolumeSpec { anonymous: true, ..Default::default() })?;
+                created.push(v.name.clone());
+                by_dst.insert(dst.clone(), volume_mount(&v.name, v.mountpoint, dst, true, false, ""));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            self.discard_volumes(&created);
+            return Err(e);
+        }
+        Ok((by_dst.into_values().collect(), created))
+    }
+
+    /// Record volume use and copy image content into empty volumes (Docker's
+    /// copy-up at create time). A volume over an image file is an error.
+    pub(crate) fn populate_volumes(&self, id: &str, mounts: &[MountPoint], _image: &Image, rw_id: &str) -> Result<()> {
+        self.db().write(|tx| {
+            for m in mounts.iter().filter(|m| m.kind == MountKind::Volume) {
+                tx.execute("INSERT OR IGNORE INTO container_volumes(container_id, volume) VALUES (?1, ?2)", [id, m.name.as_str()])?;
+            }
+            Ok(())
+        })?;
+        let wanted: Vec<&MountPoint> =
+            mounts.iter().filter(|m| m.kind == MountKind::Volume && !m.nocopy && m.from.is_none()).collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        // The fresh rw layer shows exactly the image (plus the init layer).
+        let specs = self.driver().mounts(rw_id)?;
+        let (root, _guard) = if specs.is_empty() {
+            (self.driver().diff_dir(rw_id), None)
+        } else {
+            let target = self.staging_path("copyup");
+            std::fs::create_dir_all(&target).ctx("create", &target)?;
+            let g = strata_sys::mount::mount_all(&specs, &target)?;
+            (target.clone(), Some(TempMount { guard: Some(g), dir: target }))
+        };
+        let root_fd = strata_sys::root::Root::new(&root)?;
+        for m in wanted {
+            copy_up(&root_fd, &m.destination, &m.source)?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Remove volumes a failed create made (best effort: they are unused).
+    pub(crate) fn discard_volumes(&self, names: &[String]) {
+        for name in names {
+            if let Err(e) = self.remove_volume(name, true) {
+                tracing::warn!("removing volume {name} of a failed create: {e}");
+            }
+        }
+    }
+}
+
+struct TempMount {
+    guard: Option<strata_sys::mount::MountGuard>,
+    dir: PathBuf,
+}
+
+impl Drop for TempMount {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn volume_mount(name: &str, source: PathBuf, destination: String, rw: bool, nocopy: bool, mode: &str) -> MountPoint {
+    MountPoint {
+        kind: MountKind::Volume,
+        name: name.to_string(),
+        source,
+        destination,
+        mode: if mode.is_empty() { String::new() } else { mode.to_string() },
+        rw,
+        propagation: String::new(),
+        nocopy,
+        from: None,
+    }
+}
+
+/// Docker's rule: copy when the volume is empty and the image has a directory
+/// at the destination (its owner and mode too, even when it is empty).
+fn copy_up(root: &strata_sys::root::Root, destination: &str, volume: &Path) -> Result<()> {
+    let empty = std::fs::read_dir(volume).ctx("read", volume)?.next().is_none();
+    if !empty {
+        return Ok(());
+    }
+    // Resolved confined: the destination may be a symlink inside the image.
+    let fd = match root.open_dir(Path::new(destination)) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(StoreError::invalid(
+                format!("volume at {destination}"),
+                format!("cannot mount volume over existing file, file exists {destination}"),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    // The fd pins the directory for the whole copy.
+    let src = strata_sys::root::fd_path(std::os::fd::AsFd::as_fd(&fd), std::ffi::OsStr::new("."));
+    strata_sys::copy::copy_tree(&src, volume)?;
+    Ok(())
+}

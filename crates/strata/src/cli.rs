@@ -1,0 +1,338 @@
+//! Command-line definitions (clap derive). Flags, their short forms and their
+//! help follow the docker CLI (v28); nothing here does any work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const FORMAT_HELP: &str = "Format output using a custom template:
+'table':            Print output in table format with column headers (default)
+'table TEMPLATE':   Print output in table format using the given Go template
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template";
+
+const INSPECT_FORMAT_HELP: &str = "Format output using a custom template:
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template";
+
+const TEMPLATE_FORMAT_HELP: &str = "Format output using a custom template:
+'json':             Print in JSON format
+'TEMPLATE':         Print output using the given Go template";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "A Docker-compatible, daemonless container storage engine",
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    arg_required_else_help = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Root directory of persistent state [default: /var/lib/strata as root, else $XDG_DATA_HOME/strata]
+    #[arg(long, env = "STRATA_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Directory for run-time state such as mount counts and locks [default: /run/strata as root]
+    #[arg(long = "run-root", env = "STRATA_RUN_ROOT", value_name = "DIR")]
+    pub run_root: Option<PathBuf>,
+
+    /// Storage driver to use (overlay2, btrfs, vfs) [default: the root's driver, or the best one for a new root]
+    #[arg(short = 's', long = "storage-driver", env = "STRATA_STORAGE_DRIVER", value_name = "DRIVER")]
+    pub storage_driver: Option<String>,
+
+    /// Set the logging level
+    #[arg(short = 'l', long = "log-level", env = "STRATA_LOG_LEVEL", value_enum, default_value_t = LogLevel::Warn)]
+    pub log_level: LogLevel,
+
+    /// Print version information and quit
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List images
+    Images(ImagesArgs),
+    /// Manage images
+    #[command(subcommand, arg_required_else_help = true)]
+    Image(ImageCommand),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Return low-level information on strata objects
+    Inspect(InspectArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+    /// Manage strata
+    #[command(subcommand, arg_required_else_help = true)]
+    System(SystemCommand),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+    /// Show the strata version information
+    Version(VersionArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// List images
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images
+    #[command(alias = "remove", alias = "rmi")]
+    Rm(RmiArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
+    /// Show the history of an image
+    History(HistoryArgs),
+    /// Display detailed information on one or more images
+    Inspect(ImageInspectArgs),
+    /// Remove unused images
+    Prune(PruneArgs),
+    /// Import the contents from a tarball to create a filesystem image
+    Import(ImportArgs),
+    /// Load an image from a tar archive or STDIN
+    Load(LoadArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save(SaveArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Show disk usage
+    Df(DfArgs),
+    /// Check the store for inconsistencies and optionally repair them
+    Check(CheckArgs),
+    /// Display system-wide information
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show digests
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided (dangling=, reference=, before=, since=, label=)
+    #[arg(short = 'f', long = "filter", value_name = "filter", value_parser = parse_filter)]
+    pub filter: Vec<(String, String)>,
+    #[arg(long, value_name = "string", help = FORMAT_HELP)]
+    pub format: Option<String>,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Only list images matching REPOSITORY[:TAG] (shell-style patterns allowed)
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Do not delete untagged parents
+    #[arg(long = "no-prune")]
+    pub no_prune: bool,
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TagArgs {
+    #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
+    pub source: String,
+    #[arg(value_name = "TARGET_IMAGE[:TAG]")]
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    #[arg(long, value_name = "string", help = FORMAT_HELP)]
+    pub format: Option<String>,
+    /// Print sizes and dates in human readable format
+    #[arg(
+        short = 'H',
+        long,
+        value_name = "bool",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+    )]
+    pub human: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Only show image IDs
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    #[arg(short = 'f', long, value_name = "string", help = INSPECT_FORMAT_HELP)]
+    pub format: Option<String>,
+    /// Display total file sizes if the type is container
+    #[arg(short = 's', long)]
+    pub size: bool,
+    /// Only inspect objects of the given type
+    #[arg(long = "type", value_name = "string")]
+    pub kind: Option<String>,
+    #[arg(value_name = "NAME|ID", required = true)]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImageInspectArgs {
+    #[arg(short = 'f', long, value_name = "string", help = INSPECT_FORMAT_HELP)]
+    pub format: Option<String>,
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InfoArgs {
+    #[arg(short = 'f', long, value_name = "string", help = TEMPLATE_FORMAT_HELP)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DfArgs {
+    #[arg(long, value_name = "string", help = FORMAT_HELP)]
+    pub format: Option<String>,
+    /// Show detailed information on space usage
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Skip the slow checks (re-hashing every layer's content)
+    #[arg(long)]
+    pub quick: bool,
+    /// Remove what is damaged or orphaned
+    #[arg(long)]
+    pub repair: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long = "change", value_name = "list")]
+    pub changes: Vec<String>,
+    /// Set commit message for imported image
+    #[arg(short = 'm', long, value_name = "string")]
+    pub message: Option<String>,
+    /// Suppress the progress output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Tarball to import, or - for STDIN
+    #[arg(value_name = "file|-")]
+    pub source: String,
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN
+    #[arg(short = 'i', long, value_name = "string")]
+    pub input: Option<PathBuf>,
+    /// Suppress the load output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long, value_name = "string")]
+    pub output: Option<PathBuf>,
+    #[arg(value_name = "IMAGE", required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VersionArgs {
+    #[arg(short = 'f', long, value_name = "string", help = TEMPLATE_FORMAT_HELP)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Provide filter values (e.g. "until=<timestamp>")
+    #[arg(long = "filter", value_name = "filter", value_parser = parse_filter)]
+    pub filter: Vec<(String, String)>,
+    /// Do not prompt for confirmation
+    #[arg(short = 'f', long)]
+    pub force: bool,
+}
+
+/// `name=value`, as the docker CLI's `FilterOpt` parses it: the name is
+/// trimmed and lower-cased, the value trimmed.
+pub fn parse_filter(s: &str) -> Result<(String, String), String> {
+    let Some((name, value)) = s.split_once('=') else {
+        return Err("bad format of filter (expected name=value)".into());
+    };
+    Ok((name.trim().to_lowercase(), value.trim().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn filters_parse_like_docker() {
+        assert_eq!(parse_filter("Dangling = true"), Ok(("dangling".into(), "true".into())));
+        assert_eq!(parse_filter("label=a=b"), Ok(("label".into(), "a=b".into())));
+        assert!(parse_filter("dangling").is_err());
+    }
+
+    #[test]
+    fn history_human_takes_an_optional_value() {
+        let cli = Cli::try_parse_from(["strata", "history", "--human=false", "x"]).unwrap();
+        let Some(Command::History(h)) = cli.command else { panic!() };
+        assert!(!h.human);
+        let cli = Cli::try_parse_from(["strata", "history", "-H", "x"]).unwrap();
+        let Some(Command::History(h)) = cli.command else { panic!() };
+        assert!(h.human);
+    }
+}
