@@ -138,9 +138,7 @@ impl Store {
     /// A fresh staging path under `<root>/tmp`, named after this process so a
     /// sweep can tell whether its owner is still alive.
     pub fn staging_path(&self, what: &str) -> PathBuf {
-        let pid = std::process::id();
-        let start = strata_sys::process_start_time(pid).unwrap_or(0);
-        self.tmp.join(format!("{what}-{pid}-{start}-{}", &strata_sys::random_id()[..12]))
+        driver::staging_path(&self.tmp, what)
     }
 
     /// Remove what crashed processes left: layers still `creating` whose owner
@@ -151,18 +149,20 @@ impl Store {
         let entries = std::fs::read_dir(&self.tmp).ctx("read", &self.tmp)?;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let mut parts = name.rsplitn(4, '-');
-            let (_rand, start, pid) = (parts.next(), parts.next(), parts.next());
-            let alive = match (pid.and_then(|p| p.parse().ok()), start.and_then(|s| s.parse().ok())) {
-                (Some(pid), Some(start)) => strata_sys::process_alive(pid, start),
-                _ => false,
-            };
-            if !alive {
+            if driver::staging_abandoned(&name) {
                 let p = entry.path();
-                let r = if p.is_dir() && !strata_sys::mount::is_mountpoint(&p) {
-                    std::fs::remove_dir_all(&p)
+                if strata_sys::mount::is_mountpoint(&p) {
+                    let _ = strata_sys::mount::unmount(&p, true);
+                }
+                let r = if p.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                    // btrfs staging may hold subvolumes; remove_tree refuses mounts.
+                    if strata_sys::btrfs::is_subvolume(&p) {
+                        strata_sys::btrfs::delete_subvolume(&p)
+                    } else {
+                        strata_sys::fs::remove_tree(&p)
+                    }
                 } else {
-                    std::fs::remove_file(&p)
+                    std::fs::remove_file(&p).map_err(|e| strata_sys::SysError::new("remove", &p, e))
                 };
                 if let Err(e) = r {
                     tracing::warn!("sweeping {}: {e}", p.display());

@@ -9,6 +9,7 @@
 //! with NOFOLLOW, or a `/proc/self/fd/N/name` path pinned to the parent fd).
 
 use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -77,22 +78,55 @@ impl Root {
     }
 
     /// `mkdir -p` inside the root; existing components (or symlinks to directories,
-    /// resolved confined) are accepted. Returns an O_PATH fd of the directory.
+    /// resolved confined) are accepted, and a symlink whose confined target does
+    /// not exist yet has that target created, inside the root. Returns an O_PATH
+    /// fd of the directory.
     pub fn mkdir_all(&self, rel: &Path, mode: u32) -> SysResult<OwnedFd> {
-        let rel = relative(rel);
-        let mut cur = self.open(Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
-        let mut so_far = PathBuf::new();
-        for comp in rel.components() {
-            let Component::Normal(name) = comp else { continue };
-            so_far.push(name);
-            match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(mode)) {
-                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                Err(e) => return Err(SysError::new("mkdir", self.path.join(&so_far), std::io::Error::from(e))),
+        let mut want = relative(rel);
+        'restart: for _ in 0..40 {
+            let mut cur = self.open(Path::new("."), OFlags::PATH | OFlags::DIRECTORY)?;
+            let mut so_far = PathBuf::new();
+            let comps: Vec<Component> = want.components().collect();
+            for (i, comp) in comps.iter().enumerate() {
+                let name = match comp {
+                    Component::Normal(n) => *n,
+                    Component::ParentDir => {
+                        so_far.push("..");
+                        cur = self.open(&so_far, OFlags::PATH | OFlags::DIRECTORY)?;
+                        continue;
+                    }
+                    _ => continue,
+                };
+                so_far.push(name);
+                match rustix::fs::mkdirat(&cur, name, Mode::from_raw_mode(mode)) {
+                    Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                    Err(e) => return Err(SysError::new("mkdir", self.path.join(&so_far), std::io::Error::from(e))),
+                }
+                // Re-resolve from the root so a symlink component stays confined.
+                match self.open(&so_far, OFlags::PATH | OFlags::DIRECTORY) {
+                    Ok(fd) => cur = fd,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        // A dangling symlink: create its target (confined) instead.
+                        let target = rustix::fs::readlinkat(&cur, name, Vec::new())
+                            .map_err(|_| e)?;
+                        let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
+                        let mut next = if target.is_absolute() {
+                            relative(&target)
+                        } else {
+                            so_far.parent().map(Path::to_path_buf).unwrap_or_default().join(target)
+                        };
+                        for rest in &comps[i + 1..] {
+                            next.push(rest.as_os_str());
+                        }
+                        want = next;
+                        continue 'restart;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            // Re-resolve from the root so a symlink component stays confined.
-            cur = self.open(&so_far, OFlags::PATH | OFlags::DIRECTORY)?;
+            return Ok(cur);
         }
-        Ok(cur)
+        Err(SysError::new("mkdir", self.path.join(rel), std::io::Error::from_raw_os_error(libc::ELOOP)))
     }
 
     /// The host path of `rel` after confined resolution of its parent; the final

@@ -125,6 +125,25 @@ pub fn auto_select(root: &Path) -> &'static str {
     "vfs"
 }
 
+/// A fresh path in the staging directory `tmp`, named
+/// `<what>-<pid>-<pid start time>-<random>` so that the sweep on open can tell
+/// whether the process that staged it is still alive. `what` has no `-`.
+pub fn staging_path(tmp: &Path, what: &str) -> PathBuf {
+    let pid = std::process::id();
+    let start = strata_sys::process_start_time(pid).unwrap_or(0);
+    tmp.join(format!("{}-{pid}-{start}-{}", what.replace('-', "."), &strata_sys::random_id()[..12]))
+}
+
+/// Whether a staging entry's owner (encoded by [`staging_path`]) is gone.
+pub fn staging_abandoned(name: &str) -> bool {
+    let mut parts = name.rsplitn(4, '-');
+    let (_rand, start, pid) = (parts.next(), parts.next(), parts.next());
+    match (pid.and_then(|p| p.parse().ok()), start.and_then(|s| s.parse().ok())) {
+        (Some(pid), Some(start)) => !strata_sys::process_alive(pid, start),
+        _ => true,
+    }
+}
+
 /// Apparent size of a tree (sum of file sizes, hard links counted once), not following symlinks.
 pub fn dir_size(dir: &Path) -> Result<u64> {
     use std::os::unix::fs::MetadataExt;

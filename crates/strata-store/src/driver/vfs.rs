@@ -166,7 +166,7 @@ pub(super) fn require(d: &dyn Driver, id: &str) -> Result<()> {
 
 /// A unique staging path in `tmp` for work on layer `id`.
 pub(super) fn stage_path(tmp: &Path, driver: &str, id: &str) -> PathBuf {
-    tmp.join(format!("{driver}-{id}-{}", &strata_sys::random_id()[..12]))
+    super::staging_path(tmp, &format!("{driver}.{}", &id[..id.len().min(12)]))
 }
 
 /// Remove `path` by first renaming it into `tmp` (so the layer disappears

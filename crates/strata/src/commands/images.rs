@@ -124,7 +124,8 @@ pub fn row(
     trunc: bool,
     now: DateTime<Utc>,
 ) -> Value {
-    let created = created.unwrap_or(DateTime::UNIX_EPOCH);
+    // The API reports whole seconds; CREATED is computed from those.
+    let created = created.and_then(|c| DateTime::from_timestamp(c.timestamp(), 0)).unwrap_or(DateTime::UNIX_EPOCH);
     let size_s = units::human_size_precision(size as f64, 3);
     let na = || Value::String("N/A".into());
     context(vec![
@@ -141,7 +142,8 @@ pub fn row(
             "UniqueSize",
             extra.shared_size.map(|s| json!(units::human_size(size.saturating_sub(s) as f64))).unwrap_or_else(na),
         ),
-        ("VirtualSize", json!(size_s)),
+        // Deprecated in Docker, and printed with HumanSize (four digits) unlike Size.
+        ("VirtualSize", json!(units::human_size(size as f64))),
     ])
 }
 

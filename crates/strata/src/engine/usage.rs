@@ -2,14 +2,15 @@
 //! way moby's `DiskUsage` does for the graphdriver image store.
 //!
 //! - Images: TOTAL = images, ACTIVE = images containers use, SIZE = every layer
-//!   an image references, counted once, RECLAIMABLE = SIZE minus the layers of
-//!   active images. Per image (`-v`): SIZE = its layers, SHARED SIZE = its layers
-//!   that another image also uses, UNIQUE SIZE = the rest.
+//!   an image references, counted once, RECLAIMABLE = SIZE minus the unique
+//!   size of active images (the docker CLI's formula). Per image (`-v`):
+//!   SIZE = its layers, SHARED SIZE = its layers that another image also uses,
+//!   UNIQUE SIZE = the rest.
 //! - Containers, local volumes and the build cache: their stores do not exist
 //!   yet, so [`disk_usage`] reports them empty; it is the one place to sum them
 //!   when they arrive.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use strata_store::{Image, Layer, Store};
@@ -62,22 +63,21 @@ pub fn disk_usage(store: &Store) -> anyhow::Result<DiskUsage> {
         chains.push(chain);
     }
     let mut usage = DiskUsage::default();
-    let mut active_layers: HashSet<String> = HashSet::new();
+    let mut active_unique = 0u64;
     for (img, chain) in images.into_iter().zip(chains) {
         let containers = store.image_users(&img.id)?.len() as u64;
+        let size: u64 = chain.iter().map(|l| l.tar_size).sum();
+        let shared_size: u64 = chain.iter().filter(|l| refs[l.chain_id.as_str()] > 1).map(|l| l.tar_size).sum();
         if containers > 0 {
             usage.images.active += 1;
-            active_layers.extend(chain.iter().map(|l| l.chain_id.to_string()));
+            active_unique += size - shared_size;
         }
-        let size = chain.iter().map(|l| l.tar_size).sum();
-        let shared_size = chain.iter().filter(|l| refs[l.chain_id.as_str()] > 1).map(|l| l.tar_size).sum();
         usage.image_items.push(ImageUsage { created: created(&img), image: img, size, shared_size, containers });
     }
     usage.image_items.sort_by(|a, b| b.created.cmp(&a.created));
     usage.images.total_count = usage.image_items.len() as u64;
     usage.images.total_size = sizes.values().sum();
-    let active_size: u64 = active_layers.iter().map(|id| sizes[id]).sum();
-    usage.images.reclaimable = usage.images.total_size - active_size;
+    usage.images.reclaimable = usage.images.total_size.saturating_sub(active_unique);
     // Containers, volumes and the build cache have no store yet.
     usage.containers = Summary::default();
     usage.volumes = Summary::default();
