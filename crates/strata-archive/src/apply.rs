@@ -33,9 +33,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::OFlags;
 use rustix::io::Errno;
+use strata_sys::SysError;
 use strata_sys::fs::{self as sfs, NodeKind};
 use strata_sys::root::{Root, fd_path};
-use strata_sys::SysError;
 use tar::EntryType;
 
 use crate::digest::ThreadedHasher;
@@ -96,7 +96,6 @@ pub fn apply_layer(reader: impl Read, dest: &Path, opts: &ApplyOptions) -> Resul
         written: HashSet::new(),
         rec: rec.clone(),
         buf: vec![0; BUF],
-        umask: current_umask(),
     };
     let mut entries = 0u64;
     for entry in archive.entries().map_err(read_err)? {
@@ -139,13 +138,6 @@ fn read_err(e: io::Error) -> ArchiveError {
 
 fn is_errno(e: &SysError, errno: Errno) -> bool {
     e.raw_os_error() == Some(errno.raw_os_error())
-}
-
-/// The process umask, from /proc (no syscall changes it); None if unknown.
-fn current_umask() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("Umask:"))?;
-    u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
 }
 
 // ---------------------------------------------------------------------------
@@ -250,7 +242,6 @@ struct Applier<'o> {
     written: HashSet<PathBuf>,
     rec: Option<Rc<RefCell<Recorder>>>,
     buf: Vec<u8>,
-    umask: Option<u32>,
 }
 
 /// Lexically clean a tar name into a path relative to the root (empty = root).
@@ -346,7 +337,10 @@ impl Applier<'_> {
                 let ext = ext.map_err(read_err)?;
                 let key = ext.key_bytes();
                 if key.starts_with(b"GNU.sparse.") {
-                    return Err(unsupported(&raw_path, "PAX sparse file (GNU.sparse.* records) cannot be extracted faithfully"));
+                    return Err(unsupported(
+                        &raw_path,
+                        "PAX sparse file (GNU.sparse.* records) cannot be extracted faithfully",
+                    ));
                 } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                     xattrs.push((OsStr::from_bytes(name).to_os_string(), ext.value_bytes().to_vec()));
                 } else if key == b"mtime" {
@@ -394,10 +388,9 @@ impl Applier<'_> {
         };
         let atime = pax_atime.unwrap_or(mtime);
         let (major, minor) = match kind {
-            Kind::Node(NodeKind::Char | NodeKind::Block) => (
-                h.device_major().map_err(hdr_err)?.unwrap_or(0),
-                h.device_minor().map_err(hdr_err)?.unwrap_or(0),
-            ),
+            Kind::Node(NodeKind::Char | NodeKind::Block) => {
+                (h.device_major().map_err(hdr_err)?.unwrap_or(0), h.device_minor().map_err(hdr_err)?.unwrap_or(0))
+            }
             _ => (0, 0),
         };
         let link = e.link_name_bytes().map(|l| l.into_owned());
@@ -405,7 +398,10 @@ impl Applier<'_> {
 
         let rel = clean(&raw_path);
         if rel.components().any(|c| c.as_os_str().as_bytes().starts_with(b"GNUSparseFile.")) {
-            return Err(unsupported(&raw_path, "PAX sparse placeholder (GNUSparseFile.*) cannot be extracted faithfully"));
+            return Err(unsupported(
+                &raw_path,
+                "PAX sparse placeholder (GNUSparseFile.*) cannot be extracted faithfully",
+            ));
         }
         if rel.as_os_str().is_empty() {
             // The root itself ("./"): only a directory makes sense.
@@ -486,13 +482,14 @@ impl Applier<'_> {
                     Ok(()) => {}
                     // Unprivileged (e.g. in a user namespace) device nodes cannot
                     // be made; Docker skips them there too.
-                    Err(ArchiveError::Sys(e)) if is_errno(&e, Errno::PERM) && !self.opts.same_owner && nk != NodeKind::Fifo => {
+                    Err(ArchiveError::Sys(e))
+                        if is_errno(&e, Errno::PERM) && !self.opts.same_owner && nk != NodeKind::Fifo =>
+                    {
                         return Ok(());
                     }
                     Err(e) => return Err(e),
                 }
-                let need_chmod = self.needs_chmod(m);
-                self.finish_inode(&dir, &name, &meta, &xattrs, false, need_chmod)
+                self.finish_inode(&dir, &name, &meta, &xattrs, false, true)
             }
         }
     }
@@ -504,14 +501,6 @@ impl Applier<'_> {
                 break;
             }
             p = cur.parent();
-        }
-    }
-
-    /// Whether a node created with `mode` (subject to the umask) needs a chmod.
-    fn needs_chmod(&self, mode: u32) -> bool {
-        match self.umask {
-            Some(umask) => mode & 0o7000 != 0 || mode & umask != 0,
-            None => true,
         }
     }
 
@@ -541,7 +530,11 @@ impl Applier<'_> {
     /// the root like any other path, so it is created inside it.
     fn mkdir_through_links(&self, rel: &Path, hops: u32) -> Result<OwnedFd> {
         if hops > 40 {
-            return Err(ArchiveError::Sys(SysError::new("mkdir", self.root.path().join(rel), io::Error::from_raw_os_error(Errno::LOOP.raw_os_error()))));
+            return Err(ArchiveError::Sys(SysError::new(
+                "mkdir",
+                self.root.path().join(rel),
+                io::Error::from_raw_os_error(Errno::LOOP.raw_os_error()),
+            )));
         }
         let comps: Vec<_> = rel.components().collect();
         let mut done = PathBuf::new();
@@ -556,7 +549,8 @@ impl Applier<'_> {
                         Err(e) if is_errno(&e, Errno::EXIST) => {
                             let link = fd_path(pfd.as_fd(), &name);
                             if std::fs::symlink_metadata(&link).is_ok_and(|m| m.is_symlink()) {
-                                let target = std::fs::read_link(&link).map_err(|e| ArchiveError::io("readlink", self.root.path().join(&next), e))?;
+                                let target = std::fs::read_link(&link)
+                                    .map_err(|e| ArchiveError::io("readlink", self.root.path().join(&next), e))?;
                                 let mut redirected = if target.is_absolute() { target } else { done.join(target) };
                                 redirected.extend(&comps[i + 1..]);
                                 return self.mkdir_through_links(&redirected, hops + 1);
@@ -573,7 +567,12 @@ impl Applier<'_> {
     }
 
     /// Run `make` to create `name`; if something is in the way, remove it and retry.
-    fn create(&mut self, dir: &OwnedFd, name: &OsStr, make: impl Fn(&OwnedFd, &OsStr) -> strata_sys::SysResult<()>) -> Result<()> {
+    fn create(
+        &mut self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        make: impl Fn(&OwnedFd, &OsStr) -> strata_sys::SysResult<()>,
+    ) -> Result<()> {
         match make(dir, name) {
             Err(e) if is_errno(&e, Errno::EXIST) => {
                 self.remove(dir, name)?;
@@ -635,13 +634,17 @@ impl Applier<'_> {
                 rec.borrow_mut().split.file(rel.as_os_str().as_bytes(), size).map_err(ArchiveError::Write)?;
                 self.set_recording(false);
             }
-            let copied = if sparse { copy_sparse(e, &mut f, &mut self.buf) } else { copy_plain(e, &mut f, &mut self.buf) };
+            let copied =
+                if sparse { copy_sparse(e, &mut f, &mut self.buf) } else { copy_plain(e, &mut f, &mut self.buf) };
             if record_file {
                 self.set_recording(true);
             }
-            let copied = copied.map_err(|(reading, err)| {
-                if reading { read_err(err) } else { ArchiveError::io("write", host(), err) }
-            })?;
+            let copied =
+                copied.map_err(
+                    |(reading, err)| {
+                        if reading { read_err(err) } else { ArchiveError::io("write", host(), err) }
+                    },
+                )?;
             if copied != size {
                 return Err(ArchiveError::Read(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -653,10 +656,14 @@ impl Applier<'_> {
             }
         }
         if self.opts.same_owner {
-            std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid)).map_err(|err| ArchiveError::io("fchown", host(), err))?;
+            std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))
+                .map_err(|err| ArchiveError::io("fchown", host(), err))?;
         }
-        if self.needs_chmod(meta.mode) {
-            f.set_permissions(Permissions::from_mode(meta.mode)).map_err(|err| ArchiveError::io("fchmod", host(), err))?;
+        // Always: chown clears setuid/setgid, and a default ACL on the parent
+        // (not the umask) may have masked the create mode.
+        {
+            f.set_permissions(Permissions::from_mode(meta.mode))
+                .map_err(|err| ArchiveError::io("fchmod", host(), err))?;
         }
         if !xattrs.is_empty() {
             self.set_xattrs_path(&fd_path(dir.as_fd(), name), xattrs, false)?;
@@ -666,7 +673,14 @@ impl Applier<'_> {
         Ok(())
     }
 
-    fn dir(&mut self, dir: &OwnedFd, name: &OsStr, rel: &Path, meta: Meta, xattrs: &[(OsString, Vec<u8>)]) -> Result<()> {
+    fn dir(
+        &mut self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        rel: &Path,
+        meta: Meta,
+        xattrs: &[(OsString, Vec<u8>)],
+    ) -> Result<()> {
         match sfs::mkdir_at(dir, name, 0o700) {
             Ok(()) => {}
             Err(e) if is_errno(&e, Errno::EXIST) => {
@@ -688,11 +702,19 @@ impl Applier<'_> {
     }
 
     /// Ownership, mode, xattrs and times of a just-created non-file, non-dir inode.
-    fn finish_inode(&self, dir: &OwnedFd, name: &OsStr, meta: &Meta, xattrs: &[(OsString, Vec<u8>)], symlink: bool, chmod: bool) -> Result<()> {
+    fn finish_inode(
+        &self,
+        dir: &OwnedFd,
+        name: &OsStr,
+        meta: &Meta,
+        xattrs: &[(OsString, Vec<u8>)],
+        symlink: bool,
+        chmod: bool,
+    ) -> Result<()> {
         if self.opts.same_owner {
             sfs::lchown_at(dir, name, meta.uid, meta.gid)?;
         }
-        if chmod || (self.opts.same_owner && !symlink && meta.mode & 0o6000 != 0) {
+        if chmod {
             sfs::chmod_at(dir, name, meta.mode)?;
         }
         if !xattrs.is_empty() {
@@ -772,7 +794,9 @@ impl Applier<'_> {
     fn remove_unwritten(&mut self, dir_rel: &Path, dir: &OwnedFd) -> Result<()> {
         let listing = fd_path(dir.as_fd(), OsStr::new("."));
         let mut names: Vec<OsString> = Vec::new();
-        for ent in std::fs::read_dir(&listing).map_err(|e| ArchiveError::io("readdir", self.root.path().join(dir_rel), e))? {
+        for ent in
+            std::fs::read_dir(&listing).map_err(|e| ArchiveError::io("readdir", self.root.path().join(dir_rel), e))?
+        {
             let ent = ent.map_err(|e| ArchiveError::io("readdir", self.root.path().join(dir_rel), e))?;
             names.push(ent.file_name());
         }
@@ -800,16 +824,21 @@ impl Applier<'_> {
             let fd = match self.root.open(&d.rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW) {
                 Ok(fd) => fd,
                 // Replaced or removed by a later entry.
-                Err(e) if is_errno(&e, Errno::NOENT) || is_errno(&e, Errno::NOTDIR) || is_errno(&e, Errno::LOOP) => continue,
+                Err(e) if is_errno(&e, Errno::NOENT) || is_errno(&e, Errno::NOTDIR) || is_errno(&e, Errno::LOOP) => {
+                    continue;
+                }
                 Err(e) => return Err(e.into()),
             };
             let f = File::from(fd);
             let host = || self.root.path().join(&d.rel);
             if self.opts.same_owner {
-                std::os::unix::fs::fchown(&f, Some(d.meta.uid), Some(d.meta.gid)).map_err(|e| ArchiveError::io("fchown", host(), e))?;
+                std::os::unix::fs::fchown(&f, Some(d.meta.uid), Some(d.meta.gid))
+                    .map_err(|e| ArchiveError::io("fchown", host(), e))?;
             }
-            f.set_permissions(Permissions::from_mode(d.meta.mode)).map_err(|e| ArchiveError::io("fchmod", host(), e))?;
-            let times = FileTimes::new().set_accessed(system_time(d.meta.atime)).set_modified(system_time(d.meta.mtime));
+            f.set_permissions(Permissions::from_mode(d.meta.mode))
+                .map_err(|e| ArchiveError::io("fchmod", host(), e))?;
+            let times =
+                FileTimes::new().set_accessed(system_time(d.meta.atime)).set_modified(system_time(d.meta.mtime));
             f.set_times(times).map_err(|e| ArchiveError::io("futimens", host(), e))?;
         }
         Ok(())

@@ -42,7 +42,10 @@ fn is_opaque(path: &Path, userxattr: bool) -> Result<bool> {
 fn lstat(path: &Path) -> Result<Option<Metadata>> {
     match std::fs::symlink_metadata(path) {
         Ok(md) => Ok(Some(md)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound
+                || e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) =>
+        {
             Ok(None)
         }
         Err(e) => Err(ArchiveError::io("lstat", path, e)),

@@ -93,7 +93,11 @@ impl<W: Write> FinishWrite for zstd::stream::write::Encoder<'static, W> {
 
 /// Wrap `w` so that what is written to it comes out compressed with `c`.
 /// `level`: gzip 0–9 (default 6, as Docker), zstd 1–22 (default 3).
-pub fn compressing_writer<'a>(w: impl Write + 'a, c: Compression, level: Option<i32>) -> Result<Box<dyn FinishWrite + 'a>> {
+pub fn compressing_writer<'a>(
+    w: impl Write + 'a,
+    c: Compression,
+    level: Option<i32>,
+) -> Result<Box<dyn FinishWrite + 'a>> {
     Ok(match c {
         Compression::None => Box::new(Plain(w)),
         Compression::Gzip => {

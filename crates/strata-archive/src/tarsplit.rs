@@ -48,18 +48,24 @@ use crate::{ArchiveError, Result};
 const MAGIC: &[u8; 16] = b"STRATA-TARSPLIT\x01";
 const RAW_CHUNK: usize = 1 << 20;
 
-/// Incremental encoder used by the applier.
+/// Incremental encoder used by the applier. Records are built in a plain
+/// buffer and handed to zstd in ~1 MiB blocks (many small writes into the
+/// encoder cost more than the compression itself).
 pub(crate) struct SplitWriter {
     enc: zstd::stream::write::Encoder<'static, Vec<u8>>,
+    /// Raw stream bytes not yet turned into `R` records.
     pending: Vec<u8>,
+    /// Encoded records not yet compressed.
+    records: Vec<u8>,
     total: u64,
 }
 
 impl SplitWriter {
     pub(crate) fn new() -> io::Result<SplitWriter> {
-        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3)?;
-        enc.write_all(MAGIC)?;
-        Ok(SplitWriter { enc, pending: Vec::with_capacity(64 * 1024), total: 0 })
+        let enc = zstd::stream::write::Encoder::new(Vec::new(), 3)?;
+        let mut records = Vec::with_capacity(RAW_CHUNK + 64 * 1024);
+        records.extend_from_slice(MAGIC);
+        Ok(SplitWriter { enc, pending: Vec::with_capacity(64 * 1024), records, total: 0 })
     }
 
     /// Stream bytes to be reproduced verbatim.
@@ -76,26 +82,36 @@ impl SplitWriter {
     pub(crate) fn file(&mut self, path: &[u8], size: u64) -> io::Result<()> {
         self.flush_raw()?;
         self.total += size;
-        self.enc.write_all(b"F")?;
-        write_uleb(&mut self.enc, path.len() as u64)?;
-        self.enc.write_all(path)?;
-        write_uleb(&mut self.enc, size)
+        self.records.push(b'F');
+        write_uleb(&mut self.records, path.len() as u64)?;
+        self.records.extend_from_slice(path);
+        write_uleb(&mut self.records, size)?;
+        self.spill(false)
     }
 
     fn flush_raw(&mut self) -> io::Result<()> {
         for chunk in self.pending.chunks(RAW_CHUNK) {
-            self.enc.write_all(b"R")?;
-            write_uleb(&mut self.enc, chunk.len() as u64)?;
-            self.enc.write_all(chunk)?;
+            self.records.push(b'R');
+            write_uleb(&mut self.records, chunk.len() as u64)?;
+            self.records.extend_from_slice(chunk);
         }
         self.pending.clear();
+        self.spill(false)
+    }
+
+    fn spill(&mut self, all: bool) -> io::Result<()> {
+        if all || self.records.len() >= RAW_CHUNK {
+            self.enc.write_all(&self.records)?;
+            self.records.clear();
+        }
         Ok(())
     }
 
     pub(crate) fn finish(mut self) -> io::Result<Vec<u8>> {
         self.flush_raw()?;
-        self.enc.write_all(b"E")?;
-        write_uleb(&mut self.enc, self.total)?;
+        self.records.push(b'E');
+        write_uleb(&mut self.records, self.total)?;
+        self.spill(true)?;
         self.enc.finish()
     }
 }
@@ -197,7 +213,8 @@ pub fn reassemble(tar_split: &[u8], layer_dir: &Path, out: &mut dyn Write) -> Re
 fn copy_file(root: &Root, rel: &Path, size: u64, out: &mut dyn Write, buf: &mut [u8]) -> Result<u64> {
     let host = root.path().join(rel);
     let changed = |reason: String| ArchiveError::Changed { path: host.clone(), reason };
-    let fd = root.open(rel, OFlags::RDONLY | OFlags::NOFOLLOW).map_err(|e| changed(format!("cannot open: {}", e.source)))?;
+    let fd =
+        root.open(rel, OFlags::RDONLY | OFlags::NOFOLLOW).map_err(|e| changed(format!("cannot open: {}", e.source)))?;
     let mut f = std::fs::File::from(fd);
     let md = f.metadata().map_err(|e| ArchiveError::io("stat", &host, e))?;
     if !md.is_file() {

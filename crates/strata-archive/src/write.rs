@@ -280,7 +280,10 @@ impl<'a> TarOut<'a> {
             while left > 0 {
                 let n = match r.read(&mut buf) {
                     Ok(0) => {
-                        return Err(ArchiveError::Changed { path: host.to_path_buf(), reason: "file shrank while being archived".into() });
+                        return Err(ArchiveError::Changed {
+                            path: host.to_path_buf(),
+                            reason: "file shrank while being archived".into(),
+                        });
                     }
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -404,7 +407,8 @@ pub fn write_changes_tar(tree: &Path, changes: &[Change], out: &mut dyn Write) -
 
 /// A plain tree as a tar (export, volume export). Returns the bytes written.
 pub fn write_dir_tar(dir: &Path, out: &mut dyn Write, opts: &WriteOptions) -> Result<u64> {
-    let skip: HashSet<PathBuf> = opts.skip.iter().map(|p| PathBuf::from(p.to_string_lossy().trim_start_matches('/'))).collect();
+    let skip: HashSet<PathBuf> =
+        opts.skip.iter().map(|p| PathBuf::from(p.to_string_lossy().trim_start_matches('/'))).collect();
     let mut t = TarOut::new(out);
     let mut walk = sorted_walk(dir);
     while let Some(ent) = walk.next() {

@@ -206,7 +206,11 @@ fn whiteouts_overlay_userxattr() {
         assert!(strata_sys::fs::is_whiteout(&md), "{w} is a 0/0 char device");
     }
     for d in ["opq", "implicit"] {
-        assert_eq!(strata_sys::fs::get_xattr(&p.join(d), "user.overlay.opaque").unwrap().as_deref(), Some(&b"y"[..]), "{d}");
+        assert_eq!(
+            strata_sys::fs::get_xattr(&p.join(d), "user.overlay.opaque").unwrap().as_deref(),
+            Some(&b"y"[..]),
+            "{d}"
+        );
     }
     assert_eq!(std::fs::read(p.join("opq/child")).unwrap(), b"c");
     assert!(!p.join(".wh.gone").exists());

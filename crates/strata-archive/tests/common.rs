@@ -46,7 +46,17 @@ pub struct E<'a> {
 
 impl<'a> E<'a> {
     pub fn new(name: &'a str, typeflag: u8) -> Self {
-        E { name: name.as_bytes(), typeflag, mode: 0o644, uid: 0, gid: 0, mtime: 1_600_000_000, link: b"", data: b"", dev: (0, 0) }
+        E {
+            name: name.as_bytes(),
+            typeflag,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 1_600_000_000,
+            link: b"",
+            data: b"",
+            dev: (0, 0),
+        }
     }
 }
 

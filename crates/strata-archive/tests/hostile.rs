@@ -47,8 +47,10 @@ impl Arena {
     /// The sentinel is untouched and nothing new appeared next to dest.
     fn check(&self) {
         assert_eq!(dump(&self.sentinel, true), self.before, "sentinel changed");
-        let mut names: Vec<String> =
-            std::fs::read_dir(&self.top).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let mut names: Vec<String> = std::fs::read_dir(&self.top)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         names.sort();
         assert_eq!(names, ["dest", "outside", "sentinel"]);
         assert_eq!(std::fs::read_to_string(self.top.join("outside")).unwrap(), "outside");

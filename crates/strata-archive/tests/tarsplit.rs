@@ -164,14 +164,24 @@ fn gnu_tar_archives_roundtrip() {
     let t = tempfile::tempdir().unwrap();
     let src = t.path().join("src");
     make_tree(&src);
-    for (i, flags) in ["--xattrs", "--format=gnu", "--format=posix", "--format=posix --xattrs", "--format=ustar", "--sparse --format=gnu"]
-        .iter()
-        .enumerate()
+    for (i, flags) in [
+        "--xattrs",
+        "--format=gnu",
+        "--format=posix",
+        "--format=posix --xattrs",
+        "--format=ustar",
+        "--sparse --format=gnu",
+    ]
+    .iter()
+    .enumerate()
     {
         let out = t.path().join(format!("{i}.tar"));
         // ustar cannot hold the 130-byte name or the 150-byte link: leave them out there.
-        let exclude =
-            if flags.contains("ustar") { format!("--exclude={} --exclude=longlink", "d".repeat(120)) } else { String::new() };
+        let exclude = if flags.contains("ustar") {
+            format!("--exclude={} --exclude=longlink", "d".repeat(120))
+        } else {
+            String::new()
+        };
         sh(&format!("cd {} && tar {flags} {exclude} -cf {} .", src.display(), out.display()));
         let bytes = std::fs::read(&out).unwrap();
         let dest = roundtrip(&bytes, REMOVE);

@@ -6,16 +6,21 @@
 //! - [`fs`]: ownership, times, device nodes, whiteouts, xattrs, durable writes.
 //! - [`root`]: path resolution confined to a directory (openat2 `RESOLVE_IN_ROOT`).
 //! - [`mount`]: [`mount::MountSpec`] values that drivers describe, performed in one place.
+//! - [`mount_fd`]: bind mounts onto confined-resolved fds; mount facts of an fd.
+//! - [`ns`]: private mount namespaces (`docker cp`'s per-copy view).
 //! - [`btrfs`]: subvolume and snapshot ioctls.
 //! - [`copy`]: file data copies through reflink, `copy_file_range`, or read/write.
 //! - [`probe`]: what the host and a backing filesystem support.
+//! - [`process`]: daemonising, reaping, pidfds, network namespaces, terminals, signals.
 
 pub mod btrfs;
 pub mod copy;
 pub mod fs;
 pub mod mount;
+pub mod mount_fd;
 pub mod ns;
 pub mod probe;
+pub mod process;
 pub mod root;
 
 mod error;

@@ -31,19 +31,25 @@ const TEMPLATE_FORMAT_HELP: &str = "Format output using a custom template:
 )]
 pub struct Cli {
     /// Root directory of persistent state [default: /var/lib/strata as root, else $XDG_DATA_HOME/strata]
-    #[arg(long, env = "STRATA_ROOT", value_name = "DIR")]
+    #[arg(long, env = "STRATA_ROOT", hide_env_values = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
     /// Directory for run-time state such as mount counts and locks [default: /run/strata as root]
-    #[arg(long = "run-root", env = "STRATA_RUN_ROOT", value_name = "DIR")]
+    #[arg(long = "run-root", env = "STRATA_RUN_ROOT", hide_env_values = true, value_name = "DIR")]
     pub run_root: Option<PathBuf>,
 
     /// Storage driver to use (overlay2, btrfs, vfs) [default: the root's driver, or the best one for a new root]
-    #[arg(short = 's', long = "storage-driver", env = "STRATA_STORAGE_DRIVER", value_name = "DRIVER")]
+    #[arg(
+        short = 's',
+        long = "storage-driver",
+        env = "STRATA_STORAGE_DRIVER",
+        hide_env_values = true,
+        value_name = "DRIVER"
+    )]
     pub storage_driver: Option<String>,
 
     /// Set the logging level
-    #[arg(short = 'l', long = "log-level", env = "STRATA_LOG_LEVEL", value_enum, default_value_t = LogLevel::Warn)]
+    #[arg(short = 'l', long = "log-level", env = "STRATA_LOG_LEVEL", hide_env_values = true, value_enum, default_value_t = LogLevel::Warn)]
     pub log_level: LogLevel,
 
     /// Print version information and quit
@@ -95,10 +101,10 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
     /// List images
-    #[command(alias = "list")]
+    #[command(visible_alias = "list")]
     Ls(ImagesArgs),
     /// Remove one or more images
-    #[command(alias = "remove", alias = "rmi")]
+    #[command(visible_alias = "remove", alias = "rmi")]
     Rm(RmiArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag(TagArgs),
@@ -158,14 +164,17 @@ pub struct RmiArgs {
     /// Do not delete untagged parents
     #[arg(long = "no-prune")]
     pub no_prune: bool,
+    /// Images to remove: names, tags or (prefixes of) ids
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct TagArgs {
+    /// The image to tag: a name, tag or id
     #[arg(value_name = "SOURCE_IMAGE[:TAG]")]
     pub source: String,
+    /// The new name (`latest` when no tag is given)
     #[arg(value_name = "TARGET_IMAGE[:TAG]")]
     pub target: String,
 }
@@ -192,6 +201,7 @@ pub struct HistoryArgs {
     /// Only show image IDs
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// The image: a name, tag or id
     #[arg(value_name = "IMAGE")]
     pub image: String,
 }
@@ -206,6 +216,7 @@ pub struct InspectArgs {
     /// Only inspect objects of the given type
     #[arg(long = "type", value_name = "string")]
     pub kind: Option<String>,
+    /// Objects to inspect: names, tags or ids
     #[arg(value_name = "NAME|ID", required = true)]
     pub names: Vec<String>,
 }
@@ -214,6 +225,7 @@ pub struct InspectArgs {
 pub struct ImageInspectArgs {
     #[arg(short = 'f', long, value_name = "string", help = INSPECT_FORMAT_HELP)]
     pub format: Option<String>,
+    /// Images to inspect: names, tags or ids
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
 }
@@ -257,6 +269,7 @@ pub struct ImportArgs {
     /// Tarball to import, or - for STDIN
     #[arg(value_name = "file|-")]
     pub source: String,
+    /// Name for the new image
     #[arg(value_name = "REPOSITORY[:TAG]")]
     pub reference: Option<String>,
 }
@@ -276,6 +289,7 @@ pub struct SaveArgs {
     /// Write to a file, instead of STDOUT
     #[arg(short = 'o', long, value_name = "string")]
     pub output: Option<PathBuf>,
+    /// Images to save: names, tags or ids (a repository name saves all its tags)
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
 }

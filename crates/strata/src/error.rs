@@ -42,7 +42,10 @@ pub fn describe(err: &anyhow::Error) -> (Option<String>, u8) {
         return (Some(s.message.clone()), s.code);
     }
     // Writing to a closed pipe (`strata images | head -1`) is not a failure.
-    if err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) {
+    if err
+        .chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    {
         return (None, 0);
     }
     (Some(message(err)), exit_code(err))

@@ -30,7 +30,7 @@ fn driver_dirs(root: &Path, driver: &str) -> Vec<String> {
         _ => root.join("btrfs/subvolumes"),
     };
     let mut v: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "l").collect())
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "l" && !n.starts_with('.')).collect())
         .unwrap_or_default();
     v.sort();
     v

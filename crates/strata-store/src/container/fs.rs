@@ -41,20 +41,7 @@ impl Store {
     /// the container's config (and `-c` changes) as the new image's defaults.
     pub fn commit_container(&self, c: &Container, opts: &CommitOpts) -> Result<Image> {
         let base = self.image(c.image_id.as_str())?;
-        let layer = std::thread::scope(|s| -> Result<crate::layer::Layer> {
-            let (reader, mut writer) = std::io::pipe().map_err(|e| StoreError::io("pipe", "commit", e))?;
-            let driver = self.driver();
-            let (rw, init) = (c.rw_id.clone(), c.init_id());
-            let producer = s.spawn(move || -> Result<u64> {
-                let n = driver.diff(&rw, Some(&init), &mut writer);
-                drop(writer);
-                n
-            });
-            let put = self.put_layer(c.image_top.as_ref(), reader, None);
-            let produced = producer.join().map_err(|_| StoreError::Corrupt("commit: layer writer panicked".into()))?;
-            produced?;
-            put
-        })?;
+        let layer = self.commit_layer(c)?;
         let mut config: ImageConfig = base.config.clone();
         let cc = &c.config;
         config.config.user = cc.user.clone();
@@ -80,6 +67,25 @@ impl Store {
         config.extra.insert("container".into(), serde_json::Value::String(c.id.clone()));
         let tags: Vec<Reference> = opts.reference.iter().cloned().collect();
         self.create_image(&config.to_bytes(), &tags)
+    }
+
+    /// The writable layer's changes stored as a read-only layer over the
+    /// image's top layer (the layer half of `commit`; `build` uses it per step).
+    pub fn commit_layer(&self, c: &Container) -> Result<crate::layer::Layer> {
+        std::thread::scope(|s| -> Result<crate::layer::Layer> {
+            let (reader, mut writer) = std::io::pipe().map_err(|e| StoreError::io("pipe", "commit", e))?;
+            let driver = self.driver();
+            let (rw, init) = (c.rw_id.clone(), c.init_id());
+            let producer = s.spawn(move || -> Result<u64> {
+                let n = driver.diff(&rw, Some(&init), &mut writer);
+                drop(writer);
+                n
+            });
+            let put = self.put_layer(c.image_top.as_ref(), reader, None);
+            let produced = producer.join().map_err(|_| StoreError::Corrupt("commit: layer writer panicked".into()))?;
+            produced?;
+            put
+        })
     }
 
     /// `export`: the flattened rootfs as a tar (image content under volume

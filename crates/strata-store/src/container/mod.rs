@@ -75,6 +75,16 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// The strata monitor supervising the running container (strata-runtime):
+    /// its pid and start time (clock ticks since boot), so a killed monitor or
+    /// a reboot is detected. 0 when none. Not part of Docker's `State`.
+    #[serde(default)]
+    pub monitor_pid: i64,
+    #[serde(default)]
+    pub monitor_start: u64,
+    /// Start time of `pid`, to tell the container's init from a reused pid.
+    #[serde(default)]
+    pub pid_start: u64,
 }
 
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";

@@ -19,6 +19,9 @@ use crate::error::{IoCtx, Result, StoreError};
 use crate::meta::now_rfc3339;
 use crate::Store;
 
+pub mod ops;
+pub use ops::VolumeFilter;
+
 /// Docker's label marking anonymous volumes (Engine ≥ 23).
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
@@ -66,12 +69,7 @@ impl Store {
         }
         let name = match &spec.name {
             Some(n) => {
-                if !crate::container::spec::valid_volume_name(n) {
-                    return Err(StoreError::invalid(
-                        format!("create {n}"),
-                        "includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path",
-                    ));
-                }
+                validate_name(n)?;
                 n.clone()
             }
             None => strata_sys::random_id(),
@@ -120,6 +118,11 @@ impl Store {
         }
         let data = wrapper.join("_data");
         if !data.is_dir() {
+            // On btrfs `_data` is a subvolume, so `volume clone` is one snapshot.
+            if strata_sys::btrfs::is_btrfs(&wrapper) && strata_sys::btrfs::create_subvolume(&data).is_ok() {
+                strata_sys::fs::chmod(&data, 0o755)?;
+                return Ok(());
+            }
             std::fs::DirBuilder::new().mode(0o755).create(&data).or_else(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) }
             }).ctx("create", &data)?;
@@ -206,9 +209,13 @@ impl Store {
         if strata_sys::mount::is_mountpoint(&dir.join("_data")) {
             strata_sys::mount::unmount(&dir.join("_data"), true)?;
         }
-        let doomed = self.staging_path("volume-rm");
+        let doomed = self.staging_path("volume.rm");
         std::fs::rename(&dir, &doomed).ctx("rename", &dir)?;
-        std::fs::remove_dir_all(&doomed).ctx("remove", &doomed)
+        let data = doomed.join("_data");
+        if strata_sys::btrfs::is_subvolume(&data) {
+            strata_sys::btrfs::delete_subvolume(&data)?;
+        }
+        Ok(strata_sys::fs::remove_tree(&doomed)?)
     }
 
     /// Remove a container's anonymous volumes that no other container uses
@@ -237,6 +244,17 @@ fn row_to_raw(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawVolume> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
 }
 
+/// Docker's volume name rule, with Docker's message.
+pub(crate) fn validate_name(n: &str) -> Result<()> {
+    if crate::container::spec::valid_volume_name(n) {
+        return Ok(());
+    }
+    Err(StoreError::invalid(
+        format!("create {n}"),
+        "includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path",
+    ))
+}
+
 /// Docker's `local` driver options: `type`, `device`, `o` (and `size` for quotas).
 fn validate_options(opts: &BTreeMap<String, String>) -> Result<()> {
     for k in opts.keys() {
@@ -244,8 +262,12 @@ fn validate_options(opts: &BTreeMap<String, String>) -> Result<()> {
             return Err(StoreError::invalid(format!("volume option {k:?}"), "invalid option key; valid keys are type, device, o, size"));
         }
     }
-    if opts.contains_key("type") != opts.contains_key("device") && opts.get("type").map(String::as_str) != Some("tmpfs") {
-        return Err(StoreError::invalid("volume options", "missing required option: \"device\" and \"type\" go together"));
+    // Docker's validateOpts: a type needs a device and a device needs a type.
+    if opts.contains_key("type") && !opts.contains_key("device") {
+        return Err(StoreError::invalid("volume options", "missing required option: \"device\""));
+    }
+    if opts.contains_key("device") && !opts.contains_key("type") {
+        return Err(StoreError::invalid("volume options", "missing required option: \"type\""));
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! `system df [-v]`: the docker CLI's disk usage formatter
 //! (`cli/command/formatter/disk_usage.go`). Sizes in the summary use
-//! `HumanSize` (four digits: `4.262MB (100%)`), as Docker's do; image sizes
-//! in `-v` use the three-digit form of `docker images`.
+//! `HumanSize` (four digits: `4.262MB (100%)`), as Docker's do; image and
+//! container sizes in `-v` use the three-digit form of `docker images`/`ps`.
+//! A non-table format with `-v` runs once over `{Images, Containers, Volumes,
+//! BuildCache}`, as in Docker (which omits the final newline; strata adds one).
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -10,7 +12,7 @@ use super::images::{self, Extra};
 use crate::cli::DfArgs;
 use crate::engine::usage::{DiskUsage, Summary, disk_usage};
 use crate::output::formatter::{self, Format, RAW, TABLE, context};
-use crate::output::{Printer, units};
+use crate::output::{Printer, ellipsis, template, time, truncate_id, units};
 use crate::settings::Settings;
 
 pub const DEFAULT_TABLE: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
@@ -30,7 +32,9 @@ pub fn run(s: &Settings, a: &DfArgs, p: &mut Printer) -> anyhow::Result<()> {
     }
     let format = match source {
         TABLE => Format::new(DEFAULT_TABLE),
-        RAW => Format::new("type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}}\nsize: {{.Size}}\nreclaimable: {{.Reclaimable}}\n"),
+        RAW => Format::new(
+            "type: {{.Type}}\ntotal: {{.TotalCount}}\nactive: {{.Active}}\nsize: {{.Size}}\nreclaimable: {{.Reclaimable}}\n",
+        ),
         other => Format::new(other),
     };
     formatter::write(p, &format, &summary_header(), &summary_rows(&usage))
@@ -85,20 +89,122 @@ fn image_rows(u: &DiskUsage, trunc: bool) -> Vec<Value> {
                 .map(|t| (t.familiar_repository(), t.tag.clone().unwrap_or_default()))
                 .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
             let extra = Extra { containers: Some(i.containers), shared_size: Some(i.shared_size) };
-            images::row(i.image.id.as_str(), &repo, &tag, "", i.created, i.size, &extra, trunc, now)
+            let r = images::Row { id: i.image.id.as_str(), created: i.created, size: i.size, extra };
+            images::row(&r, &repo, &tag, "", trunc, now)
+        })
+        .collect()
+}
+
+/// The docker CLI's container context for `-v` (`SizeRootFs` is not shown).
+fn container_rows(u: &DiskUsage, trunc: bool) -> Vec<Value> {
+    let now = Utc::now();
+    u.container_items
+        .iter()
+        .map(|cu| {
+            let c = &cu.container;
+            let created = time::parse(&c.created).unwrap_or(chrono::DateTime::UNIX_EPOCH);
+            let command: Vec<String> =
+                c.config.entrypoint.iter().flatten().chain(c.config.cmd.iter().flatten()).cloned().collect();
+            let command = command.join(" ");
+            let command = if trunc { ellipsis(&command, 20) } else { command };
+            let mounts: Vec<String> = c
+                .mounts
+                .iter()
+                .map(|m| {
+                    let name = if m.name.is_empty() { m.source.display().to_string() } else { m.name.clone() };
+                    if trunc { ellipsis(&name, 15) } else { name }
+                })
+                .collect();
+            let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let image = if c.config.image.is_empty() { "<no image>".to_string() } else { c.config.image.clone() };
+            context(vec![
+                ("Command", json!(format!("{command:?}"))),
+                ("CreatedAt", json!(time::go_string(created))),
+                ("ID", json!(if trunc { truncate_id(&c.id) } else { c.id.clone() })),
+                ("Image", json!(image)),
+                ("Labels", json!(labels.join(","))),
+                ("LocalVolumes", json!(cu.local_volumes.to_string())),
+                ("Mounts", json!(mounts.join(","))),
+                ("Names", json!(c.name.trim_start_matches('/'))),
+                ("Networks", json!("")),
+                ("Ports", json!("")),
+                ("RunningFor", json!(units::since(created, now))),
+                ("Size", json!(units::human_size_precision(cu.size_rw as f64, 3))),
+                ("State", json!(c.state.status)),
+                ("Status", json!(status(&c.state, now))),
+            ])
+        })
+        .collect()
+}
+
+/// moby's `State.String()`: `Up 2 hours`, `Exited (0) 3 minutes ago`, `Created`.
+pub fn status(s: &strata_store::container::State, now: chrono::DateTime<Utc>) -> String {
+    let ago = |t: &str| {
+        let t = time::parse(t).unwrap_or(now);
+        units::human_duration_secs((now - t).num_milliseconds() as f64 / 1000.0)
+    };
+    let zero = |t: &str| t.is_empty() || t.starts_with("0001-01-01");
+    if s.running {
+        if s.paused {
+            return format!("Up {} (Paused)", ago(&s.started_at));
+        }
+        if s.restarting {
+            return format!("Restarting ({}) {} ago", s.exit_code, ago(&s.finished_at));
+        }
+        return format!("Up {}", ago(&s.started_at));
+    }
+    if s.status == "removing" {
+        return "Removal In Progress".into();
+    }
+    if s.dead {
+        return "Dead".into();
+    }
+    if zero(&s.started_at) {
+        return "Created".into();
+    }
+    if zero(&s.finished_at) {
+        return String::new();
+    }
+    format!("Exited ({}) {} ago", s.exit_code, ago(&s.finished_at))
+}
+
+/// The docker CLI's volume context for `-v`.
+fn volume_rows(u: &DiskUsage) -> Vec<Value> {
+    u.volume_items
+        .iter()
+        .map(|vu| {
+            let v = &vu.volume;
+            let labels: Vec<String> = v.labels.iter().map(|(k, val)| format!("{k}={val}")).collect();
+            context(vec![
+                ("Availability", json!("N/A")),
+                ("Driver", json!(v.driver)),
+                ("Group", json!("N/A")),
+                ("Labels", json!(labels.join(","))),
+                ("Links", json!(vu.ref_count.to_string())),
+                ("Mountpoint", json!(v.mountpoint.display().to_string())),
+                ("Name", json!(v.name)),
+                ("Scope", json!("local")),
+                ("Size", json!(units::human_size(vu.size as f64))),
+                ("Status", json!("N/A")),
+            ])
         })
         .collect()
 }
 
 fn verbose(u: &DiskUsage, source: &str, p: &mut Printer) -> anyhow::Result<()> {
     let format = Format::new(source);
-    let images = image_rows(u, format.is_table());
+    let trunc = format.is_table();
+    let images = image_rows(u, trunc);
+    let containers = container_rows(u, trunc);
+    let volumes = volume_rows(u);
     if source != TABLE {
         // One template over the whole report (`{{range .Images}}...`).
-        let data = json!({"Images": images, "Containers": [], "Volumes": [], "BuildCache": []});
-        let text = if source == "json" { crate::output::template::print_json(&data) } else {
+        let data = json!({"Images": images, "Containers": containers, "Volumes": volumes, "BuildCache": []});
+        let text = if source == "json" {
+            template::print_json(&data)
+        } else {
             let t = format.parse()?;
-            t.render(&data, crate::output::template::Mode::Data).map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?
+            t.render(&data, template::Mode::Data).map_err(|e| anyhow::anyhow!("template parsing error: {e}"))?
         };
         p.outln(&text)?;
         return Ok(());
@@ -108,18 +214,35 @@ fn verbose(u: &DiskUsage, source: &str, p: &mut Printer) -> anyhow::Result<()> {
     p.out("\nContainers space usage:\n\n")?;
     let container_header = formatter::header(&[
         ("ID", "CONTAINER ID"),
+        ("Names", "NAMES"),
         ("Image", "IMAGE"),
         ("Command", "COMMAND"),
-        ("LocalVolumes", "LOCAL VOLUMES"),
-        ("Size", "SIZE"),
+        ("CreatedAt", "CREATED AT"),
         ("RunningFor", "CREATED"),
+        ("Ports", "PORTS"),
+        ("State", "STATE"),
         ("Status", "STATUS"),
-        ("Names", "NAMES"),
+        ("Size", "SIZE"),
+        ("Labels", "LABELS"),
+        ("Mounts", "MOUNTS"),
+        ("Networks", "NETWORKS"),
+        ("LocalVolumes", "LOCAL VOLUMES"),
     ]);
-    formatter::write(p, &Format::new(CONTAINER_TABLE), &container_header, &[])?;
+    formatter::write(p, &Format::new(CONTAINER_TABLE), &container_header, &containers)?;
     p.out("\nLocal Volumes space usage:\n\n")?;
-    let volume_header = formatter::header(&[("Name", "VOLUME NAME"), ("Links", "LINKS"), ("Size", "SIZE")]);
-    formatter::write(p, &Format::new(VOLUME_TABLE), &volume_header, &[])?;
+    let volume_header = formatter::header(&[
+        ("Name", "VOLUME NAME"),
+        ("Driver", "DRIVER"),
+        ("Scope", "SCOPE"),
+        ("Mountpoint", "MOUNTPOINT"),
+        ("Labels", "LABELS"),
+        ("Links", "LINKS"),
+        ("Size", "SIZE"),
+        ("Group", "GROUP"),
+        ("Availability", "AVAILABILITY"),
+        ("Status", "STATUS"),
+    ]);
+    formatter::write(p, &Format::new(VOLUME_TABLE), &volume_header, &volumes)?;
     p.out(&format!("\nBuild cache usage: {}\n\n", units::human_size(u.build_cache.total_size as f64)))?;
     let cache_header = formatter::header(&[
         ("ID", "CACHE ID"),
@@ -152,5 +275,102 @@ mod tests {
              Local Volumes   0         0         0B        0B\n\
              Build Cache     0         0         0B        0B\n"
         );
+    }
+
+    #[test]
+    fn container_status_like_moby() {
+        use strata_store::container::State;
+        let now = Utc::now();
+        let ago = |secs: i64| (now - chrono::Duration::seconds(secs)).to_rfc3339();
+        let zero = "0001-01-01T00:00:00Z".to_string();
+        let created = State {
+            status: "created".into(),
+            started_at: zero.clone(),
+            finished_at: zero.clone(),
+            ..Default::default()
+        };
+        assert_eq!(status(&created, now), "Created");
+        let running = State {
+            status: "running".into(),
+            running: true,
+            started_at: ago(7200),
+            finished_at: zero,
+            ..Default::default()
+        };
+        assert_eq!(status(&running, now), "Up 2 hours");
+        let paused = State { paused: true, ..running.clone() };
+        assert_eq!(status(&paused, now), "Up 2 hours (Paused)");
+        let exited = State {
+            status: "exited".into(),
+            exit_code: 3,
+            started_at: ago(600),
+            finished_at: ago(180),
+            ..Default::default()
+        };
+        assert_eq!(status(&exited, now), "Exited (3) 3 minutes ago");
+    }
+
+    #[test]
+    fn verbose_lists_containers_and_volumes() {
+        use strata_store::container::{Config, Container, MountKind, MountPoint, State};
+        use strata_store::volume::Volume;
+
+        use crate::engine::usage::{ContainerUsage, VolumeUsage};
+        let now = Utc::now();
+        let c = Container {
+            id: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".into(),
+            name: "web".into(),
+            image_id: strata_store::Digest::of_bytes(b"img"),
+            image_top: None,
+            rw_id: "rw".into(),
+            created: (now - chrono::Duration::hours(3)).to_rfc3339(),
+            config: Config {
+                image: "busybox".into(),
+                entrypoint: Some(vec!["/bin/sh".into(), "-c".into()]),
+                cmd: Some(vec!["sleep 1000000 && echo done".into()]),
+                ..Default::default()
+            },
+            mounts: vec![MountPoint {
+                kind: MountKind::Volume,
+                name: "data".into(),
+                source: "/v/data/_data".into(),
+                destination: "/data".into(),
+                mode: "z".into(),
+                rw: true,
+                propagation: String::new(),
+                nocopy: false,
+                from: None,
+            }],
+            binds: vec![],
+            volumes_from: vec![],
+            read_only: false,
+            state: State { status: "created".into(), started_at: "0001-01-01T00:00:00Z".into(), ..Default::default() },
+        };
+        let v = Volume {
+            name: "data".into(),
+            driver: "local".into(),
+            labels: Default::default(),
+            options: Default::default(),
+            anonymous: false,
+            created: now.to_rfc3339(),
+            mountpoint: "/v/data/_data".into(),
+        };
+        let u = DiskUsage {
+            container_items: vec![ContainerUsage { container: c, size_rw: 300, local_volumes: 1 }],
+            volume_items: vec![VolumeUsage { volume: v, size: 50, ref_count: 1 }],
+            ..Default::default()
+        };
+        let (mut p, cap) = Printer::captured("");
+        verbose(&u, TABLE, &mut p).unwrap();
+        drop(p);
+        let out = cap.stdout();
+        assert!(
+            out.contains(
+                "CONTAINER ID   IMAGE     COMMAND                  LOCAL VOLUMES   SIZE      CREATED       STATUS    NAMES\n\
+                 0123456789ab   busybox   \"/bin/sh -c sleep 10…\"   1               300B      3 hours ago   Created   web\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("VOLUME NAME   LINKS     SIZE\ndata          1         50B\n"), "{out}");
     }
 }

@@ -153,7 +153,8 @@ mod tests {
 
     #[test]
     fn non_human_prints_rfc3339_and_bytes() {
-        let i = Item { id: "x".into(), created: 1_483_272_003, created_by: "rose".into(), comment: "c".into(), size: 7 };
+        let i =
+            Item { id: "x".into(), created: 1_483_272_003, created_by: "rose".into(), comment: "c".into(), size: 7 };
         let r = row(&i, true, false, Utc::now());
         assert_eq!(r["Size"], "7");
         assert_eq!(r["CreatedSince"], r["CreatedAt"]);

@@ -36,7 +36,8 @@ pub fn run(s: &Settings, a: &ImagesArgs, p: &mut Printer, called_as: CalledAs) -
     let now = Utc::now();
     let images = list_images(&store, &filters, now)?;
     let format = image_format(a.format.as_deref().unwrap_or(TABLE), a.quiet, a.digests);
-    let opts = RowOpts { trunc: !a.no_trunc, digests: a.digests, need_digest: a.digests || format.contains("{{.Digest}}") };
+    let opts =
+        RowOpts { trunc: !a.no_trunc, digests: a.digests, need_digest: a.digests || format.contains("{{.Digest}}") };
     let mut rows = image_rows(&images, &opts, now);
     if a.quiet {
         // One line per image, not per tag.
@@ -112,18 +113,18 @@ pub struct Extra {
     pub shared_size: Option<u64>,
 }
 
+/// What one row shows of an image.
+pub struct Row<'a> {
+    pub id: &'a str,
+    pub created: Option<DateTime<Utc>>,
+    pub size: u64,
+    pub extra: Extra,
+}
+
 /// The docker image context of one row, keys sorted as its JSON shows them.
-pub fn row(
-    id: &str,
-    repo: &str,
-    tag: &str,
-    digest: &str,
-    created: Option<DateTime<Utc>>,
-    size: u64,
-    extra: &Extra,
-    trunc: bool,
-    now: DateTime<Utc>,
-) -> Value {
+pub fn row(img: &Row<'_>, repo: &str, tag: &str, digest: &str, trunc: bool, now: DateTime<Utc>) -> Value {
+    let Row { id, created, size, extra } = img;
+    let (id, size) = (*id, *size);
     // The API reports whole seconds; CREATED is computed from those.
     let created = created.and_then(|c| DateTime::from_timestamp(c.timestamp(), 0)).unwrap_or(DateTime::UNIX_EPOCH);
     let size_s = units::human_size_precision(size as f64, 3);
@@ -150,12 +151,9 @@ pub fn row(
 /// `imageFormat`: rows for every image, grouped by repository.
 pub fn image_rows(images: &[ImageSummary], opts: &RowOpts, now: DateTime<Utc>) -> Vec<Value> {
     let mut rows = Vec::new();
-    let none = Extra::default();
     for img in images {
-        let id = img.image.id.as_str();
-        let mk = |repo: &str, tag: &str, digest: &str| {
-            row(id, repo, tag, digest, img.created, img.size, &none, opts.trunc, now)
-        };
+        let r = Row { id: img.image.id.as_str(), created: img.created, size: img.size, extra: Extra::default() };
+        let mk = |repo: &str, tag: &str, digest: &str| row(&r, repo, tag, digest, opts.trunc, now);
         if img.is_dangling() {
             rows.push(mk("<none>", "<none>", "<none>"));
             continue;
@@ -225,30 +223,37 @@ mod tests {
     fn default_table_renders_like_docker() {
         let now = Utc::now();
         let created = Some(now - chrono::Duration::days(2));
-        let r = row(
-            "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-            "busybox",
-            "latest",
-            "<none>",
+        let img = Row {
+            id: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
             created,
-            4_261_550,
-            &Extra::default(),
-            true,
-            now,
-        );
-        let text = formatter::render(&image_format("table", false, false), &header(), &[r.clone()]).unwrap();
+            size: 4_261_550,
+            extra: Extra::default(),
+        };
+        let r = row(&img, "busybox", "latest", "<none>", true, now);
+        let text =
+            formatter::render(&image_format("table", false, false), &header(), std::slice::from_ref(&r)).unwrap();
         assert_eq!(
             text,
             "REPOSITORY   TAG       IMAGE ID       CREATED      SIZE\n\
              busybox      latest    0123456789ab   2 days ago   4.26MB\n"
         );
         let json = formatter::render(&Format::new("json"), &header(), &[r]).unwrap();
-        let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, Value>>(json.trim()).unwrap().keys().cloned().collect();
+        let keys: Vec<String> =
+            serde_json::from_str::<serde_json::Map<String, Value>>(json.trim()).unwrap().keys().cloned().collect();
         assert_eq!(
             keys,
             [
-                "Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository", "SharedSize", "Size", "Tag",
-                "UniqueSize", "VirtualSize"
+                "Containers",
+                "CreatedAt",
+                "CreatedSince",
+                "Digest",
+                "ID",
+                "Repository",
+                "SharedSize",
+                "Size",
+                "Tag",
+                "UniqueSize",
+                "VirtualSize"
             ]
         );
         assert!(json.contains(r#""Digest":"\u003cnone\u003e""#), "{json}");

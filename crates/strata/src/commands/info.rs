@@ -8,6 +8,7 @@ use strata_store::Store;
 
 use crate::cli::InfoArgs;
 use crate::engine::host::HostInfo;
+use crate::engine::usage::container_counts;
 use crate::error::StatusError;
 use crate::output::template::{Mode, Template};
 use crate::output::{Printer, units};
@@ -19,7 +20,10 @@ pub fn run(s: &Settings, a: &InfoArgs, p: &mut Printer) -> anyhow::Result<()> {
         None | Some("") => None,
         Some(f) => {
             let f = if f == "json" { "{{json .}}" } else { f };
-            Some(Template::parse(f).map_err(|e| StatusError { code: 64, message: format!("template parsing error: {e}") })?)
+            Some(
+                Template::parse(f)
+                    .map_err(|e| StatusError { code: 64, message: format!("template parsing error: {e}") })?,
+            )
         }
     };
     let store = s.open_store()?;
@@ -37,14 +41,16 @@ pub fn run(s: &Settings, a: &InfoArgs, p: &mut Printer) -> anyhow::Result<()> {
 /// The info document, in the order of Docker's `system.Info`.
 pub fn gather(store: &Store, host: &HostInfo) -> anyhow::Result<Value> {
     let images = store.images()?.len();
+    let containers = container_counts(store)?;
+    let volumes = store.volumes()?.len();
     let status: Vec<Value> = store.driver().status().into_iter().map(|(k, v)| json!([k, v])).collect();
     let mut o = Map::new();
-    o.insert("Containers".into(), json!(0));
-    o.insert("ContainersRunning".into(), json!(0));
-    o.insert("ContainersPaused".into(), json!(0));
-    o.insert("ContainersStopped".into(), json!(0));
+    o.insert("Containers".into(), json!(containers.total));
+    o.insert("ContainersRunning".into(), json!(containers.running));
+    o.insert("ContainersPaused".into(), json!(containers.paused));
+    o.insert("ContainersStopped".into(), json!(containers.stopped));
     o.insert("Images".into(), json!(images));
-    o.insert("Volumes".into(), json!(0));
+    o.insert("Volumes".into(), json!(volumes));
     o.insert("Driver".into(), json!(store.driver().name()));
     o.insert("DriverStatus".into(), Value::Array(status));
     o.insert("KernelVersion".into(), json!(host.kernel_version));
@@ -87,7 +93,12 @@ pub fn text(info: &Value) -> String {
     }
     line(format!("Strata Root Dir: {}", s("DockerRootDir")));
     line(format!("Run Root Dir: {}", s("RunRootDir")));
-    for (label, key) in [("Kernel Version", "KernelVersion"), ("Operating System", "OperatingSystem"), ("OSType", "OSType"), ("Architecture", "Architecture")] {
+    for (label, key) in [
+        ("Kernel Version", "KernelVersion"),
+        ("Operating System", "OperatingSystem"),
+        ("OSType", "OSType"),
+        ("Architecture", "Architecture"),
+    ] {
         let v = s(key);
         if !v.is_empty() {
             line(format!("{label}: {v}"));

@@ -64,10 +64,10 @@ impl Inspector {
         Ok(match format {
             None | Some("") => Inspector::Indented,
             Some("json") => Inspector::Compact,
-            Some(t) => Inspector::Template(Template::parse(t).map_err(|e| StatusError {
-                code: 64,
-                message: format!("template parsing error: {e}"),
-            })?),
+            Some(t) => Inspector::Template(
+                Template::parse(t)
+                    .map_err(|e| StatusError { code: 64, message: format!("template parsing error: {e}") })?,
+            ),
         })
     }
 }
@@ -147,10 +147,15 @@ pub fn image_document(store: &Store, img: &Image) -> anyhow::Result<Value> {
     let extra_str = |k: &str| cfg.extra.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let mut o = Map::new();
     o.insert("Id".into(), json!(img.id.as_str()));
-    o.insert("RepoTags".into(), json!(img.tags.iter().filter(|t| t.tag.is_some()).map(|t| t.familiar()).collect::<Vec<_>>()));
+    o.insert(
+        "RepoTags".into(),
+        json!(img.tags.iter().filter(|t| t.tag.is_some()).map(|t| t.familiar()).collect::<Vec<_>>()),
+    );
     o.insert(
         "RepoDigests".into(),
-        json!(img.tags.iter().filter(|t| t.tag.is_none() && t.digest.is_some()).map(|t| t.familiar()).collect::<Vec<_>>()),
+        json!(
+            img.tags.iter().filter(|t| t.tag.is_none() && t.digest.is_some()).map(|t| t.familiar()).collect::<Vec<_>>()
+        ),
     );
     o.insert("Parent".into(), json!(""));
     o.insert("Comment".into(), json!(extra_str("comment")));
@@ -248,8 +253,23 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr", "Tty", "OpenStdin",
-                "StdinOnce", "Env", "Cmd", "Image", "Volumes", "WorkingDir", "Entrypoint", "OnBuild", "Labels"
+                "Hostname",
+                "Domainname",
+                "User",
+                "AttachStdin",
+                "AttachStdout",
+                "AttachStderr",
+                "Tty",
+                "OpenStdin",
+                "StdinOnce",
+                "Env",
+                "Cmd",
+                "Image",
+                "Volumes",
+                "WorkingDir",
+                "Entrypoint",
+                "OnBuild",
+                "Labels"
             ]
         );
         assert_eq!(v["Cmd"], json!(["sh"]));
@@ -258,6 +278,9 @@ mod tests {
 
     #[test]
     fn indents_with_four_spaces() {
-        assert_eq!(to_indented(&json!([{"a": [1], "b": {}}])), "[\n    {\n        \"a\": [\n            1\n        ],\n        \"b\": {}\n    }\n]");
+        assert_eq!(
+            to_indented(&json!([{"a": [1], "b": {}}])),
+            "[\n    {\n        \"a\": [\n            1\n        ],\n        \"b\": {}\n    }\n]"
+        );
     }
 }

@@ -14,8 +14,7 @@ use crate::engine::prune::{PruneReport, prune_images};
 use crate::output::{Printer, units};
 use crate::settings::Settings;
 
-const ALL_WARNING: &str =
-    "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?";
+const ALL_WARNING: &str = "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?";
 const DANGLING_WARNING: &str = "WARNING! This will remove all dangling images.\nAre you sure you want to continue?";
 
 pub fn run(s: &Settings, a: &PruneArgs, p: &mut Printer) -> anyhow::Result<()> {

@@ -49,7 +49,9 @@ pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> anyhow
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path.file_name().ok_or_else(|| anyhow::anyhow!("failed to save image: {} is not a file name", path.display()))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("failed to save image: {} is not a file name", path.display()))?;
     let staging = dir.join(format!(".{}.strata-{}.tmp", name.to_string_lossy(), std::process::id()));
     match rustix::fs::open(&dir, OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o600)) {
         Ok(fd) => {
@@ -62,7 +64,7 @@ pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> anyhow
                 .map_err(|e| anyhow::anyhow!("failed to save image: link {}: {e}", staging.display()))?;
             publish(&staging, path, &dir)
         }
-        Err(e) if matches!(e, rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
             let file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)

@@ -78,7 +78,9 @@ pub fn list_images(store: &Store, filters: &Filters, now: DateTime<Utc>) -> anyh
         if before.is_some_and(|b| c >= b) || since.is_some_and(|s| c <= s) || until.is_some_and(|u| c > u) {
             continue;
         }
-        if filters.contains("label") && !filters.match_kv_list("label", &img.config.config.labels.clone().unwrap_or_default()) {
+        if filters.contains("label")
+            && !filters.match_kv_list("label", &img.config.config.labels.clone().unwrap_or_default())
+        {
             continue;
         }
         let mut repo_tags = Vec::new();
@@ -114,7 +116,7 @@ pub fn list_images(store: &Store, filters: &Filters, now: DateTime<Utc>) -> anyh
         out.push(ImageSummary { image: img, repo_tags, repo_digests, created, size });
     }
     // Newest first (stable, so equal times keep the store's order).
-    out.sort_by(|a, b| b.created.cmp(&a.created));
+    out.sort_by_key(|s| std::cmp::Reverse(s.created));
     Ok(out)
 }
 

@@ -123,7 +123,10 @@ mod tests {
     #[test]
     fn table_prefix_prints_a_header() {
         let f = Format::new(r"table {{.Repository}}\t{{.Tag}}");
-        assert_eq!(render(&f, &hdr(), &rows()).unwrap(), "REPOSITORY   TAG\nbusybox      latest\n<none>       <none>\n");
+        assert_eq!(
+            render(&f, &hdr(), &rows()).unwrap(),
+            "REPOSITORY   TAG\nbusybox      latest\n<none>       <none>\n"
+        );
     }
 
     #[test]

@@ -35,7 +35,8 @@ mod tests {
              123456789012   Less than a second ago                0B        none\n"
         );
         // history-command-success.non-human.golden
-        let t = "IMAGE\tCREATED AT\tCREATED BY\tSIZE\tCOMMENT\nabcdef\t2017-01-01T12:00:03Z\trose\t0\tnew history item!\n";
+        let t =
+            "IMAGE\tCREATED AT\tCREATED BY\tSIZE\tCOMMENT\nabcdef\t2017-01-01T12:00:03Z\trose\t0\tnew history item!\n";
         assert_eq!(
             align(t),
             "IMAGE     CREATED AT             CREATED BY   SIZE      COMMENT\n\

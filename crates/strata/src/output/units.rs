@@ -46,7 +46,13 @@ pub fn bytes_size(size: f64) -> String {
 /// zeros removed, exponent form when the exponent is < -4 or >= the precision.
 pub fn go_format_g(v: f64, precision: usize) -> String {
     if !v.is_finite() {
-        return if v.is_nan() { "NaN".into() } else if v > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if v.is_nan() {
+            "NaN".into()
+        } else if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let prec = precision.max(1);
     let neg = v.is_sign_negative() && v != 0.0;
