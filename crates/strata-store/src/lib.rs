@@ -151,20 +151,7 @@ impl Store {
             let name = entry.file_name().to_string_lossy().into_owned();
             if driver::staging_abandoned(&name) {
                 let p = entry.path();
-                if strata_sys::mount::is_mountpoint(&p) {
-                    let _ = strata_sys::mount::unmount(&p, true);
-                }
-                let r = if p.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                    // btrfs staging may hold subvolumes; remove_tree refuses mounts.
-                    if strata_sys::btrfs::is_subvolume(&p) {
-                        strata_sys::btrfs::delete_subvolume(&p)
-                    } else {
-                        strata_sys::fs::remove_tree(&p)
-                    }
-                } else {
-                    std::fs::remove_file(&p).map_err(|e| strata_sys::SysError::new("remove", &p, e))
-                };
-                if let Err(e) = r {
+                if let Err(e) = driver::remove_staging(&p) {
                     tracing::warn!("sweeping {}: {e}", p.display());
                 }
             }

@@ -28,7 +28,7 @@ use crate::types::Digest;
 use crate::Store;
 
 pub use fs::CommitOpts;
-pub use spec::{ContainerSpec, MountKind, MountPoint};
+pub use spec::{ContainerSpec, HostOptions, MountKind, MountPoint, MountRequest};
 
 /// Docker's `Config` of a container (what the process runs with).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -111,6 +111,8 @@ pub struct Container {
     pub binds: Vec<String>,
     pub volumes_from: Vec<String>,
     pub read_only: bool,
+    /// The rest of the request's host options (`--mount`, `--tmpfs`, `-p`, ...).
+    pub host: HostOptions,
     pub state: State,
 }
 
@@ -131,6 +133,8 @@ struct HostConfigRow {
     binds: Vec<String>,
     volumes_from: Vec<String>,
     read_only: bool,
+    #[serde(flatten)]
+    host: HostOptions,
 }
 
 const COLS: &str = "id, name, image_id, image_top, rw_id, created, config, mounts, host_config, state";
@@ -179,6 +183,7 @@ impl RawRow {
             binds: hc.binds,
             volumes_from: hc.volumes_from,
             read_only: hc.read_only,
+            host: hc.host,
             id: self.id,
             name: self.name,
             rw_id: self.rw_id,
@@ -217,6 +222,7 @@ impl Store {
             binds: spec.binds.clone(),
             volumes_from: spec.volumes_from.clone(),
             read_only: spec.read_only,
+            host: spec.host.clone(),
         };
         let inserted = self.db().try_write(|tx| {
             let taken: Option<String> = tx

@@ -9,15 +9,15 @@
 //! The run root is a tmpfs (`/run`) in production, so counts vanish with the
 //! mounts at reboot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::spec::{VolumeArg, parse_volume_arg};
-use super::{Container, ContainerSpec, MountKind, MountPoint};
+use super::{Container, ContainerSpec, MountKind, MountPoint, MountRequest};
 use crate::error::{IoCtx, Result, StoreError};
 use crate::image::Image;
-use crate::volume::VolumeSpec;
+use crate::volume::{Volume, VolumeSpec};
 use crate::Store;
 
 struct CountLock {
@@ -101,11 +101,15 @@ impl Store {
         self.driver().merged_dir(&c.rw_id).unwrap_or_else(|| self.driver().diff_dir(&c.rw_id))
     }
 
-    /// Resolve the request's mounts: image VOLUMEs (anonymous), `--volumes-from`,
-    /// then `-v`; a later source for the same destination wins. Named volumes
-    /// are created when missing, bind sources too (Docker's `-v`). Returns the
-    /// mounts and the volumes this call created, which the caller removes if
-    /// the container is not created after all.
+    /// Resolve the request's mounts, as moby's `registerMountPoints` then
+    /// `createContainerOSSpecificSettings`: `--volumes-from` first, then `-v`
+    /// binds and named volumes and `--mount`s (two of those at one destination
+    /// are Docker's "Duplicate mount point"), then an anonymous volume for each
+    /// image VOLUME and `-v /path` where nothing else (a tmpfs included) is
+    /// mounted. Named volumes are created when missing, `-v` bind sources too;
+    /// a `--mount` bind source must exist. Returns the mounts and the volumes
+    /// this call created, which the caller removes if the container is not
+    /// created after all.
     pub(crate) fn resolve_mounts(&self, spec: &ContainerSpec, image: &Image) -> Result<(Vec<MountPoint>, Vec<String>)> {
         let mut by_dst: BTreeMap<String, MountPoint> = BTreeMap::new();
         let mut pending_anon: Vec<String> = Vec::new();
@@ -113,6 +117,21 @@ impl Store {
             for dst in vols.keys() {
                 pending_anon.push(super::spec::clean(dst));
             }
+        }
+        // `-v /path`: Docker's CLI moves these to Config.Volumes, like an image VOLUME.
+        let mut binds = Vec::new();
+        for b in &spec.binds {
+            match parse_volume_arg(b)? {
+                VolumeArg::Anonymous { destination } => {
+                    if !pending_anon.contains(&destination) {
+                        pending_anon.push(destination);
+                    }
+                }
+                other => binds.push(other),
+            }
+        }
+        for r in &spec.host.mounts {
+            validate_request(r)?;
         }
         for vf in &spec.volumes_from {
             let (name, mode) = match vf.rsplit_once(':') {
@@ -136,25 +155,23 @@ impl Store {
         }
         let mut created: Vec<String> = Vec::new();
         let result = (|| -> Result<()> {
-            for b in &spec.binds {
-                let m = match parse_volume_arg(b)? {
-                    VolumeArg::Anonymous { destination } => {
-                        pending_anon.retain(|d| d != &destination);
-                        let v = self.create_volume(&VolumeSpec { anonymous: true, ..Default::default() })?;
-                        created.push(v.name.clone());
-                        volume_mount(&v.name, v.mountpoint, destination, true, false, "")
-                    }
+            let mut explicit: BTreeSet<String> = BTreeSet::new();
+            let mut claim = |dst: &str| -> Result<()> {
+                if !explicit.insert(dst.to_string()) {
+                    return Err(StoreError::invalid("Duplicate mount point", dst.to_string()));
+                }
+                Ok(())
+            };
+            for b in binds {
+                let m = match b {
+                    VolumeArg::Anonymous { .. } => continue,
                     VolumeArg::Named { name, destination, rw, nocopy, mode } => {
-                        pending_anon.retain(|d| d != &destination);
-                        let existed = self.find_volume(&name)?.is_some();
-                        let v = if existed { self.volume(&name)? } else { self.create_volume(&VolumeSpec { name: Some(name.clone()), ..Default::default() })? };
-                        if !existed {
-                            created.push(name.clone());
-                        }
+                        claim(&destination)?;
+                        let v = self.ensure_volume(&VolumeSpec { name: Some(name), ..Default::default() }, &mut created)?;
                         volume_mount(&v.name, v.mountpoint, destination, rw, nocopy, &mode)
                     }
                     VolumeArg::Bind { source, destination, rw, propagation, mode } => {
-                        pending_anon.retain(|d| d != &destination);
+                        claim(&destination)?;
                         if source.symlink_metadata().is_err() {
                             std::fs::create_dir_all(&source).ctx("create bind source", &source)?;
                         }
@@ -171,9 +188,24 @@ impl Store {
                         }
                     }
                 };
+                pending_anon.retain(|d| d != &m.destination);
                 by_dst.insert(m.destination.clone(), m);
             }
+            for r in &spec.host.mounts {
+                claim(&super::spec::clean(&r.target))?;
+                let m = self.request_mount(r, &mut created)?;
+                pending_anon.retain(|d| d != &m.destination);
+                by_dst.insert(m.destination.clone(), m);
+            }
+            // moby's HasMountFor: a --tmpfs destination also takes the place of an image VOLUME.
+            for dst in spec.host.tmpfs.keys() {
+                let dst = super::spec::clean(dst);
+                pending_anon.retain(|d| *d != dst);
+            }
             for dst in pending_anon.clone() {
+                if by_dst.contains_key(&dst) {
+                    continue;
+                }
                 let v = self.create_volume(&VolumeSpec { anonymous: true, ..Default::default() })?;
                 created.push(v.name.clone());
                 by_dst.insert(dst.clone(), volume_mount(&v.name, v.mountpoint, dst, true, false, ""));
@@ -185,6 +217,71 @@ impl Store {
             return Err(e);
         }
         Ok((by_dst.into_values().collect(), created))
+    }
+
+    /// The volume `spec` names, created (and noted in `created`) when missing.
+    /// An existing volume is used as it is: the options and labels of a
+    /// request are for creating it (Docker ignores them otherwise).
+    fn ensure_volume(&self, spec: &VolumeSpec, created: &mut Vec<String>) -> Result<Volume> {
+        if let Some(name) = &spec.name
+            && self.find_volume(name)?.is_some()
+        {
+            return self.volume(name);
+        }
+        let v = self.create_volume(spec)?;
+        created.push(v.name.clone());
+        Ok(v)
+    }
+
+    /// The mount point of a validated `--mount` request (moby's `parseMountSpec`).
+    fn request_mount(&self, r: &MountRequest, created: &mut Vec<String>) -> Result<MountPoint> {
+        let destination = super::spec::clean(&r.target);
+        let mut m = MountPoint {
+            kind: r.kind,
+            name: String::new(),
+            source: PathBuf::new(),
+            destination,
+            mode: String::new(),
+            rw: !r.read_only,
+            propagation: String::new(),
+            nocopy: true,
+            from: None,
+        };
+        match r.kind {
+            MountKind::Bind => {
+                m.source = PathBuf::from(super::spec::clean(&r.source));
+                m.propagation = r
+                    .bind_options
+                    .as_ref()
+                    .map(|b| b.propagation.clone())
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or_else(|| "rprivate".into());
+            }
+            MountKind::Volume => {
+                let vo = r.volume_options.clone().unwrap_or_default();
+                let driver = vo.driver_config.clone().unwrap_or_default();
+                let spec = VolumeSpec {
+                    name: if r.source.is_empty() { None } else { Some(r.source.clone()) },
+                    driver: if driver.name.is_empty() { None } else { Some(driver.name) },
+                    labels: vo.labels.clone(),
+                    options: driver.options,
+                    anonymous: r.source.is_empty(),
+                };
+                let v = self.ensure_volume(&spec, created)?;
+                m.source = v.mountpoint.clone();
+                if !vo.subpath.is_empty() {
+                    m.source = subpath_source(&v.mountpoint, &vo.subpath, &v.name)?;
+                }
+                m.name = v.name;
+                // moby's setBindModeIfNull for local volumes.
+                m.mode = "z".into();
+                m.nocopy = vo.no_copy || !vo.subpath.is_empty();
+            }
+            MountKind::Tmpfs => {
+                m.mode = r.tmpfs_options.clone().unwrap_or_default().mount_options().join(",");
+            }
+        }
+        Ok(m)
     }
 
     /// Record volume use and copy image content into empty volumes (Docker's
@@ -279,4 +376,110 @@ fn copy_up(root: &strata_sys::root::Root, destination: &str, volume: &Path) -> R
     let src = strata_sys::root::fd_path(std::os::fd::AsFd::as_fd(&fd), std::ffi::OsStr::new("."));
     strata_sys::copy::copy_tree(&src, volume)?;
     Ok(())
+}
+
+/// moby's `validateMountConfig` for a `--mount` request; errors read
+/// `invalid mount config for type "bind": <reason>`.
+fn validate_request(r: &MountRequest) -> Result<()> {
+    let kind = match r.kind {
+        MountKind::Bind => "bind",
+        MountKind::Volume => "volume",
+        MountKind::Tmpfs => "tmpfs",
+    };
+    let bad = |reason: String| StoreError::invalid(format!("invalid mount config for type {kind:?}"), reason);
+    let extra = |field: &str| bad(format!("field {field} must not be specified"));
+    if r.target.is_empty() {
+        return Err(bad("field Target must not be empty".into()));
+    }
+    if !r.target.starts_with('/') {
+        return Err(bad(format!("invalid mount path: '{}' mount path must be absolute", r.target)));
+    }
+    if super::spec::clean(&r.target) == "/" {
+        return Err(StoreError::invalid("invalid specification", "destination can't be '/'"));
+    }
+    match r.kind {
+        MountKind::Bind => {
+            if r.volume_options.is_some() {
+                return Err(extra("VolumeOptions"));
+            }
+            if r.tmpfs_options.is_some() {
+                return Err(extra("TmpfsOptions"));
+            }
+            if r.source.is_empty() {
+                return Err(bad("field Source must not be empty".into()));
+            }
+            if !r.source.starts_with('/') {
+                return Err(bad(format!("invalid mount path: '{}' mount path must be absolute", r.source)));
+            }
+            if Path::new(&r.source).symlink_metadata().is_err() && std::fs::metadata(&r.source).is_err() {
+                return Err(bad(format!("bind source path does not exist: {}", r.source)));
+            }
+            if let Some(p) = r.bind_options.as_ref().map(|b| b.propagation.as_str()).filter(|p| !p.is_empty())
+                && !["shared", "rshared", "slave", "rslave", "private", "rprivate"].contains(&p)
+            {
+                return Err(bad(format!("invalid propagation mode: {p}")));
+            }
+        }
+        MountKind::Volume => {
+            if r.bind_options.is_some() {
+                return Err(extra("BindOptions"));
+            }
+            if r.tmpfs_options.is_some() {
+                return Err(extra("TmpfsOptions"));
+            }
+            let anonymous = r.source.is_empty();
+            let subpath = r.volume_options.as_ref().map(|v| v.subpath.as_str()).unwrap_or_default();
+            if !subpath.is_empty() {
+                if anonymous {
+                    return Err(bad("must not set Subpath when using anonymous volumes".into()));
+                }
+                if subpath.starts_with('/') || subpath.split('/').any(|c| c == "..") {
+                    return Err(bad("subpath must be a relative path within the volume".into()));
+                }
+            }
+            if r.read_only && anonymous {
+                return Err(bad("must not set ReadOnly mode when using anonymous volumes".into()));
+            }
+        }
+        MountKind::Tmpfs => {
+            if !r.source.is_empty() {
+                return Err(extra("Source"));
+            }
+            if r.bind_options.is_some() {
+                return Err(extra("BindOptions"));
+            }
+            if r.volume_options.is_some() {
+                return Err(extra("VolumeOptions"));
+            }
+            if r.tmpfs_options.as_ref().is_some_and(|t| t.size_bytes < 0) {
+                return Err(bad("invalid tmpfs option: size must not be negative".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The host path of `subpath` inside a volume's data: it must exist, and no
+/// component may be a symlink (resolving one could leave the volume).
+fn subpath_source(data: &Path, subpath: &str, volume: &str) -> Result<PathBuf> {
+    let mut p = data.to_path_buf();
+    for c in subpath.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        p.push(c);
+        match p.symlink_metadata() {
+            Ok(md) if md.file_type().is_symlink() => {
+                return Err(StoreError::invalid(
+                    format!("volume-subpath {subpath}"),
+                    format!("{c} is a symbolic link in volume {volume}"),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                return Err(StoreError::invalid(
+                    format!("volume-subpath {subpath}"),
+                    format!("cannot access path in volume {volume}: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(p)
 }

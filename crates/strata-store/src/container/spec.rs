@@ -31,6 +31,162 @@ pub struct ContainerSpec {
     /// `--volumes-from C[:ro|:rw]`.
     pub volumes_from: Vec<String>,
     pub read_only: bool,
+    /// `--mount`, `--tmpfs`, `-p`, `--network`, `--rm`, `--init`: kept in the
+    /// record (Docker's `HostConfig`); `--mount` is also resolved into mounts.
+    pub host: HostOptions,
+}
+
+/// The parts of Docker's `HostConfig` that `create` records beyond `Binds`,
+/// `VolumesFrom` and `ReadonlyRootfs`, for the runtime and for `inspect`.
+/// Missing in records written before they existed: every field defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostOptions {
+    /// `--mount` requests as given (Docker's `HostConfig.Mounts`); what they
+    /// resolved to is in the container's mount points.
+    pub mounts: Vec<MountRequest>,
+    /// `--tmpfs PATH[:OPTS]`: destination → mount(8) options. As in Docker
+    /// these are not mount points (`inspect` shows them only here); the
+    /// runtime mounts them, empty, at start.
+    pub tmpfs: BTreeMap<String, String>,
+    /// `-p`: `"80/tcp"` → host bindings (Docker's `HostConfig.PortBindings`).
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `--network` (`bridge` when not given).
+    pub network_mode: String,
+    /// `--rm`: remove the container (and its anonymous volumes) when it exits.
+    pub auto_remove: bool,
+    /// `--init` (`None` when not given: the runtime's default).
+    pub init: Option<bool>,
+}
+
+/// One host binding of a container port (Docker's `nat.PortBinding`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortBinding {
+    /// Empty: every interface.
+    #[serde(rename = "HostIp", default)]
+    pub host_ip: String,
+    /// A port, a range `8000-8010`, or empty for any free port.
+    #[serde(rename = "HostPort", default)]
+    pub host_port: String,
+}
+
+/// A `--mount` request, Docker's `mount.Mount` (its JSON is what `inspect`
+/// shows in `HostConfig.Mounts`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountRequest {
+    #[serde(rename = "Type")]
+    pub kind: MountKind,
+    /// Bind: host path; volume: name (empty for an anonymous volume).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub consistency: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_options: Option<BindOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_options: Option<VolumeOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+impl MountRequest {
+    pub fn new(kind: MountKind) -> MountRequest {
+        MountRequest {
+            kind,
+            source: String::new(),
+            target: String::new(),
+            read_only: false,
+            consistency: String::new(),
+            bind_options: None,
+            volume_options: None,
+            tmpfs_options: None,
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BindOptions {
+    /// `rprivate` (default), `private`, `rshared`, `shared`, `rslave`, `slave`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub propagation: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeOptions {
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_copy: bool,
+    /// Labels for a volume this mount creates (ignored when it exists).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Mount this directory of the volume instead of its root (Docker 26).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subpath: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_config: Option<DriverConfig>,
+}
+
+/// `volume-driver=` and `volume-opt=k=v`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DriverConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TmpfsOptions {
+    /// `tmpfs-size` in bytes (0: the kernel's default, half of RAM).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub size_bytes: i64,
+    /// `tmpfs-mode` (permission bits, sticky bit included).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub mode: u32,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
+impl TmpfsOptions {
+    /// mount(8) options, as moby's `ConvertTmpfsOptions`: the size in the
+    /// largest unit dividing it (`size=1m`), the mode in octal.
+    pub fn mount_options(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.size_bytes != 0 {
+            let mut size = self.size_bytes;
+            let mut suffix = "";
+            for (s, d) in [("g", 1i64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
+                if size % d == 0 {
+                    size /= d;
+                    suffix = s;
+                    break;
+                }
+            }
+            out.push(format!("size={size}{suffix}"));
+        }
+        if self.mode != 0 {
+            out.push(format!("mode={:o}", self.mode));
+        }
+        out
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +199,13 @@ pub enum MountKind {
 
 /// One mount of a container, as `inspect` shows it in `Mounts`, plus what
 /// strata needs to perform it.
+///
+/// Tmpfs mount points (`--mount type=tmpfs`) have no source and carry their
+/// mount(8) options (`size=1m,mode=1770`) in `mode`, where the runtime reads
+/// them; `inspect` shows Docker's empty `Mode` for them. A volume mounted
+/// with `volume-subpath` has the subdirectory as its source; the runtime
+/// must resolve that path inside the volume (`_data` of `name`), since the
+/// container may have replaced a component with a symlink since create.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountPoint {
     pub kind: MountKind,
@@ -200,6 +363,11 @@ impl ContainerSpec {
                 volumes.insert(destination, serde_json::json!({}));
             }
         }
+        // Docker exposes every published port.
+        let mut exposed_ports = ic.exposed_ports.clone().unwrap_or_default();
+        for port in self.host.port_bindings.keys() {
+            exposed_ports.entry(port.clone()).or_insert_with(|| serde_json::json!({}));
+        }
         Config {
             hostname: self.hostname.clone().unwrap_or_else(|| String::new()),
             domainname: String::new(),
@@ -207,7 +375,7 @@ impl ContainerSpec {
             attach_stdin: self.open_stdin,
             attach_stdout: true,
             attach_stderr: true,
-            exposed_ports: ic.exposed_ports.clone(),
+            exposed_ports: if exposed_ports.is_empty() { None } else { Some(exposed_ports) },
             tty: self.tty,
             open_stdin: self.open_stdin,
             stdin_once: self.open_stdin,

@@ -144,6 +144,28 @@ pub fn staging_abandoned(name: &str) -> bool {
     }
 }
 
+/// Remove a staging entry (file, tree, or a tree holding btrfs subvolumes)
+/// without descending into mount points.
+pub fn remove_staging(p: &Path) -> strata_sys::SysResult<()> {
+    if strata_sys::mount::is_mountpoint(p) {
+        strata_sys::mount::unmount(p, true)?;
+    }
+    match p.symlink_metadata() {
+        Err(_) => Ok(()),
+        Ok(md) if !md.is_dir() => std::fs::remove_file(p).map_err(|e| strata_sys::SysError::new("remove", p, e)),
+        Ok(_) if strata_sys::btrfs::is_subvolume(p) => strata_sys::btrfs::delete_subvolume(p),
+        Ok(_) => {
+            for e in std::fs::read_dir(p).map_err(|e| strata_sys::SysError::new("read", p, e))?.flatten() {
+                let child = e.path();
+                if child.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false) && strata_sys::btrfs::is_subvolume(&child) {
+                    strata_sys::btrfs::delete_subvolume(&child)?;
+                }
+            }
+            strata_sys::fs::remove_tree(p)
+        }
+    }
+}
+
 /// Apparent size of a tree (sum of file sizes, hard links counted once), not following symlinks.
 pub fn dir_size(dir: &Path) -> Result<u64> {
     use std::os::unix::fs::MetadataExt;

@@ -19,7 +19,9 @@ use crate::error::{IoCtx, Result, StoreError};
 use crate::meta::now_rfc3339;
 use crate::Store;
 
+pub mod backup;
 pub mod ops;
+pub use backup::ImportOpts;
 pub use ops::VolumeFilter;
 
 /// Docker's label marking anonymous volumes (Engine ≥ 23).
