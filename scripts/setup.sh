@@ -9,6 +9,7 @@ SUDO=""
 PKGS=(
   busybox-static   # a static /bin/busybox: the test and walkthrough image
   runc             # the OCI runtime containers run on
+  tini             # /usr/bin/tini-static: the init of `run --init` (/sbin/docker-init)
   btrfs-progs      # mkfs.btrfs for the btrfs driver tests (loop device)
   xfsprogs         # mkfs.xfs: reflink tests for vfs
   skopeo           # interop checks of saved archives

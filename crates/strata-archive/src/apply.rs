@@ -38,8 +38,7 @@ use strata_sys::fs::{self as sfs, NodeKind};
 use strata_sys::root::{Root, fd_path};
 use tar::EntryType;
 
-use crate::digest::ThreadedHasher;
-use crate::tarsplit::SplitWriter;
+use crate::tarsplit::{Recorder, Source, SplitWriter};
 use crate::{ArchiveError, Result, WHITEOUT_OPAQUE, WHITEOUT_PREFIX, WhiteoutMode};
 
 /// How to apply a layer.
@@ -78,15 +77,7 @@ pub fn apply_layer(reader: impl Read, dest: &Path, opts: &ApplyOptions) -> Resul
     } else {
         None
     };
-    let source = Source {
-        inner: reader,
-        buf: vec![0; BUF],
-        pos: 0,
-        len: 0,
-        hasher: ThreadedHasher::new(),
-        bytes: 0,
-        rec: rec.clone(),
-    };
+    let source = Source::new(reader, rec.clone());
     let mut archive = tar::Archive::new(source);
     let mut ap = Applier {
         root,
@@ -138,69 +129,6 @@ fn read_err(e: io::Error) -> ArchiveError {
 
 fn is_errno(e: &SysError, errno: Errno) -> bool {
     e.raw_os_error() == Some(errno.raw_os_error())
-}
-
-// ---------------------------------------------------------------------------
-// The stream: buffering, hashing, counting and tar-split recording.
-
-struct Recorder {
-    /// Off while an entry's file data is copied out (it is re-read from disk).
-    on: bool,
-    split: SplitWriter,
-}
-
-struct Source<R> {
-    inner: R,
-    buf: Vec<u8>,
-    pos: usize,
-    len: usize,
-    hasher: ThreadedHasher,
-    bytes: u64,
-    rec: Option<Rc<RefCell<Recorder>>>,
-}
-
-impl<R: Read> Source<R> {
-    fn read_inner(&mut self, into_buf: bool, out: &mut [u8]) -> io::Result<usize> {
-        loop {
-            let target: &mut [u8] = if into_buf { &mut self.buf } else { out };
-            match self.inner.read(target) {
-                Ok(n) => {
-                    self.hasher.update(&target[..n]);
-                    self.bytes += n as u64;
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-impl<R: Read> Read for Source<R> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let n = if self.pos < self.len {
-            let n = out.len().min(self.len - self.pos);
-            out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-            self.pos += n;
-            n
-        } else if out.len() >= self.buf.len() {
-            self.read_inner(false, out)?
-        } else {
-            let got = self.read_inner(true, out)?;
-            let n = out.len().min(got);
-            out[..n].copy_from_slice(&self.buf[..n]);
-            self.pos = n;
-            self.len = got;
-            n
-        };
-        if let Some(rec) = &self.rec {
-            let mut rec = rec.borrow_mut();
-            if rec.on {
-                rec.split.raw(&out[..n])?;
-            }
-        }
-        Ok(n)
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -408,7 +336,7 @@ impl Applier<'_> {
             if kind != Kind::Dir {
                 return Err(invalid(&raw_path, "non-directory entry for the archive root"));
             }
-            self.set_xattrs_path(&self.root.path().to_path_buf(), &xattrs, false)?;
+            self.set_xattrs_path(self.root.path(), &xattrs, false)?;
             self.dirs.push(DirMeta { rel, depth: 0, meta });
             return Ok(());
         }
@@ -506,10 +434,10 @@ impl Applier<'_> {
 
     /// The fd of the (confined) parent directory `parent`, creating it (0755) if missing.
     fn parent_dir(&mut self, parent: &Path) -> Result<Rc<OwnedFd>> {
-        if let Some((p, fd)) = &self.cache {
-            if p == parent {
-                return Ok(fd.clone());
-            }
+        if let Some((p, fd)) = &self.cache
+            && p == parent
+        {
+            return Ok(fd.clone());
         }
         let fd = match self.root.open(parent, OFlags::PATH | OFlags::DIRECTORY) {
             Ok(fd) => fd,
@@ -605,6 +533,7 @@ impl Applier<'_> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn file<R: Read>(
         &mut self,
         e: &mut tar::Entry<'_, R>,
@@ -819,7 +748,7 @@ impl Applier<'_> {
     /// Apply directory ownership, modes and times, deepest first.
     fn finish_dirs(&mut self) -> Result<()> {
         let mut dirs = std::mem::take(&mut self.dirs);
-        dirs.sort_by(|a, b| b.depth.cmp(&a.depth));
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.depth));
         for d in dirs {
             let fd = match self.root.open(&d.rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW) {
                 Ok(fd) => fd,

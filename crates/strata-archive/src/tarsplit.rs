@@ -40,9 +40,13 @@ use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use rustix::fs::OFlags;
 use strata_sys::root::Root;
 
+use crate::digest::ThreadedHasher;
 use crate::{ArchiveError, Result};
 
 const MAGIC: &[u8; 16] = b"STRATA-TARSPLIT\x01";
@@ -113,6 +117,74 @@ impl SplitWriter {
         write_uleb(&mut self.records, self.total)?;
         self.spill(true)?;
         self.enc.finish()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The applier's input stream: buffering, hashing (on a helper thread),
+// counting, and recording for the tar-split with an on/off switch.
+
+pub(crate) struct Recorder {
+    /// Off while an entry's file data is copied out (it is re-read from disk).
+    pub(crate) on: bool,
+    pub(crate) split: SplitWriter,
+}
+
+pub(crate) struct Source<R> {
+    pub(crate) inner: R,
+    pub(crate) buf: Vec<u8>,
+    pub(crate) pos: usize,
+    pub(crate) len: usize,
+    pub(crate) hasher: ThreadedHasher,
+    pub(crate) bytes: u64,
+    pub(crate) rec: Option<Rc<RefCell<Recorder>>>,
+}
+
+impl<R: Read> Source<R> {
+    pub(crate) fn new(inner: R, rec: Option<Rc<RefCell<Recorder>>>) -> Self {
+        Source { inner, buf: vec![0; 1 << 20], pos: 0, len: 0, hasher: ThreadedHasher::new(), bytes: 0, rec }
+    }
+
+    fn read_inner(&mut self, into_buf: bool, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let target: &mut [u8] = if into_buf { &mut self.buf } else { out };
+            match self.inner.read(target) {
+                Ok(n) => {
+                    self.hasher.update(&target[..n]);
+                    self.bytes += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = if self.pos < self.len {
+            let n = out.len().min(self.len - self.pos);
+            out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            n
+        } else if out.len() >= self.buf.len() {
+            self.read_inner(false, out)?
+        } else {
+            let got = self.read_inner(true, out)?;
+            let n = out.len().min(got);
+            out[..n].copy_from_slice(&self.buf[..n]);
+            self.pos = n;
+            self.len = got;
+            n
+        };
+        if let Some(rec) = &self.rec {
+            let mut rec = rec.borrow_mut();
+            if rec.on {
+                rec.split.raw(&out[..n])?;
+            }
+        }
+        Ok(n)
     }
 }
 

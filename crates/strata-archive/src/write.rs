@@ -31,6 +31,8 @@ pub struct WriteOptions {
     pub skip: Vec<PathBuf>,
 }
 
+type Xattrs = Vec<(std::ffi::OsString, Vec<u8>)>;
+
 const OCTAL7: u64 = 0o7777777;
 const OCTAL11: u64 = 0o77777777777;
 
@@ -204,8 +206,8 @@ impl<'a> TarOut<'a> {
     }
 
     /// Write the inode at `host` (already lstat'ed as `md`) under tar name `rel`.
-    /// `data` false: a directory entry without descending, or metadata only.
-    fn inode(&mut self, host: &Path, rel: &Path, md: &Metadata, extra_pax: &[(String, Vec<u8>)]) -> Result<()> {
+    /// `xattrs`: the inode's xattrs (`None`: read them here).
+    fn inode(&mut self, host: &Path, rel: &Path, md: &Metadata, xattrs: Option<Xattrs>) -> Result<()> {
         let ft = md.file_type();
         let mut name = rel.as_os_str().as_bytes().to_vec();
         let (typeflag, size) = if ft.is_dir() {
@@ -231,8 +233,11 @@ impl<'a> TarOut<'a> {
         h.mtime = md.mtime();
         h.size = size;
         h.dev = sfs::dev_major_minor(md.rdev());
-        h.pax.extend_from_slice(extra_pax);
-        for (k, v) in sfs::list_xattrs(host)? {
+        let xattrs = match xattrs {
+            Some(x) => x,
+            None => sfs::list_xattrs(host)?,
+        };
+        for (k, v) in xattrs {
             let k = k.as_bytes();
             if k.starts_with(b"trusted.overlay.") || k.starts_with(b"user.overlay.") || k == b"security.selinux" {
                 continue;
@@ -340,7 +345,6 @@ fn whiteout_name(rel: &Path) -> Vec<u8> {
 /// with `redirect_dir=off,metacopy=off`).
 pub fn write_upper_tar(upper: &Path, userxattr: bool, out: &mut dyn Write) -> Result<u64> {
     let prefix = if userxattr { "user.overlay." } else { "trusted.overlay." };
-    let opaque_name = format!("{prefix}opaque");
     let mut t = TarOut::new(out);
     for ent in sorted_walk(upper) {
         let ent = ent.map_err(|e| walk_err(upper, e))?;
@@ -350,16 +354,19 @@ pub fn write_upper_tar(upper: &Path, userxattr: bool, out: &mut dyn Write) -> Re
             t.marker(&whiteout_name(rel), 0, md.uid(), md.gid(), md.mtime())?;
             continue;
         }
+        let xattrs = sfs::list_xattrs(ent.path())?;
+        let has = |key: &str| xattrs.iter().find(|(k, _)| k.as_bytes() == format!("{prefix}{key}").as_bytes());
         for key in ["redirect", "metacopy"] {
-            if sfs::get_xattr(ent.path(), &format!("{prefix}{key}"))?.is_some() {
+            if has(key).is_some() {
                 return Err(ArchiveError::Unsupported {
                     path: rel.display().to_string(),
                     reason: format!("overlay {key} xattr: the upper dir alone does not hold this change"),
                 });
             }
         }
-        t.inode(ent.path(), rel, &md, &[])?;
-        if md.is_dir() && sfs::get_xattr(ent.path(), &opaque_name)?.as_deref() == Some(b"y") {
+        let opaque = md.is_dir() && has("opaque").is_some_and(|(_, v)| v == b"y");
+        t.inode(ent.path(), rel, &md, Some(xattrs))?;
+        if opaque {
             let name = rel.join(WHITEOUT_OPAQUE);
             t.marker(name.as_os_str().as_bytes(), md.mode() & 0o777, md.uid(), md.gid(), md.mtime())?;
         }
@@ -387,7 +394,7 @@ pub fn write_changes_tar(tree: &Path, changes: &[Change], out: &mut dyn Write) -
             if emitted.insert(a.clone()) {
                 let host = tree.join(&a);
                 let md = std::fs::symlink_metadata(&host).map_err(|e| ArchiveError::io("lstat", &host, e))?;
-                t.inode(&host, &a, &md, &[])?;
+                t.inode(&host, &a, &md, None)?;
             }
         }
         if !emitted.insert(rel.clone()) {
@@ -398,7 +405,7 @@ pub fn write_changes_tar(tree: &Path, changes: &[Change], out: &mut dyn Write) -
             ChangeKind::Added | ChangeKind::Modified => {
                 let host = tree.join(&rel);
                 let md = std::fs::symlink_metadata(&host).map_err(|e| ArchiveError::io("lstat", &host, e))?;
-                t.inode(&host, &rel, &md, &[])?;
+                t.inode(&host, &rel, &md, None)?;
             }
         }
     }
@@ -418,11 +425,11 @@ pub fn write_dir_tar(dir: &Path, out: &mut dyn Write, opts: &WriteOptions) -> Re
         if skip.contains(&rel) {
             if md.is_dir() {
                 walk.skip_current_dir();
-                t.inode(ent.path(), &rel, &md, &[])?;
+                t.inode(ent.path(), &rel, &md, None)?;
             }
             continue;
         }
-        t.inode(ent.path(), &rel, &md, &[])?;
+        t.inode(ent.path(), &rel, &md, None)?;
     }
     t.finish()
 }

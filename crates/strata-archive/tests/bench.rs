@@ -11,10 +11,6 @@ use common::sh;
 use strata_archive::WhiteoutMode;
 use strata_archive::apply::{ApplyOptions, apply_layer};
 
-fn best_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    (0..n).map(|_| f()).min().unwrap()
-}
-
 /// Runs alternate between GNU tar and us, each into a fresh directory (no
 /// deletions between runs: on ext4 with `discard` they slow the next run down).
 fn compare(name: &str, tar: &Path, work: &Path) {

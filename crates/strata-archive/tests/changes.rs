@@ -95,7 +95,7 @@ fn overlay_changes_match_docker_diff_trusted() {
     let (lower, upper) = (t.path().join("lower"), t.path().join("upper"));
     image(&lower);
     upper_after_ops(&upper, false);
-    let got = overlay_changes(&upper, &[lower.clone()], false).unwrap();
+    let got = overlay_changes(&upper, std::slice::from_ref(&lower), false).unwrap();
     assert_eq!(show(&got), show(&c(DOCKER_2_5)));
     // With the wrong xattr namespace the opaque dir is just a copied-up dir.
     let got = overlay_changes(&upper, &[lower], true).unwrap();

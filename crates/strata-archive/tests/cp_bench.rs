@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use strata_archive::cp::{CpOpts, copy_host_to_root, copy_root_to_host};
 use strata_sys::root::Root;
@@ -41,7 +41,8 @@ fn gen_small(dir: &Path) {
     for d in 0..200 {
         std::fs::create_dir_all(dir.join(format!("d{d:03}"))).unwrap();
     }
-    for i in 0..20_000u64 {
+    let n: u64 = std::env::var("CP_BENCH_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    for i in 0..n {
         let size = 1 + (i * 7919) % 9400;
         fill(&mut buf[..size as usize], &mut s);
         std::fs::write(dir.join(format!("d{:03}/f{i}", i % 200)), &buf[..size as usize]).unwrap();
@@ -56,26 +57,68 @@ fn rm(p: &Path) {
     let _ = std::fs::remove_dir_all(p);
 }
 
-/// Median of `n` alternating runs of each side; each run starts from a clean,
-/// synced state.
-fn race(n: usize, mut reset: impl FnMut(), mut a: impl FnMut(), mut b: impl FnMut()) -> (Duration, Duration) {
+/// CPU seconds (user + system) of this thread and of waited-for children,
+/// from /proc (fields 14-17 of stat, in clock ticks of 10 ms).
+fn cpu() -> (f64, f64) {
+    let field = |path: &str, a: usize| -> f64 {
+        let s = std::fs::read_to_string(path).unwrap();
+        let rest = &s[s.rfind(')').unwrap() + 2..];
+        let f: Vec<f64> = rest.split(' ').map(|x| x.parse().unwrap_or(0.0)).collect();
+        (f[a] + f[a + 1]) / 100.0
+    };
+    (field("/proc/thread-self/stat", 11), field("/proc/self/stat", 13))
+}
+
+/// One timed run: wall time and CPU time (ours, or the child's).
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+}
+
+/// Median of `n` alternating runs of each side (`a` runs a child process);
+/// each run starts from a clean, synced state.
+fn race(n: usize, mut reset: impl FnMut(), mut a: impl FnMut(), mut b: impl FnMut()) -> (Run, Run) {
     let (mut ta, mut tb) = (Vec::new(), Vec::new());
     for _ in 0..n {
-        for (t, f) in [(&mut ta, &mut a as &mut dyn FnMut()), (&mut tb, &mut b as &mut dyn FnMut())] {
+        for child in [true, false] {
             reset();
             sync();
+            let c0 = cpu();
             let s = Instant::now();
-            f();
-            t.push(s.elapsed());
+            if child { a() } else { b() }
+            let wall = s.elapsed().as_secs_f64();
+            let c1 = cpu();
+            let r = Run { wall, cpu: if child { c1.1 - c0.1 } else { c1.0 - c0.0 } };
+            if child { ta.push(r) } else { tb.push(r) }
         }
     }
-    ta.sort();
-    tb.sort();
-    (ta[n / 2], tb[n / 2])
+    let med = |v: &mut Vec<Run>| {
+        let mut w: Vec<f64> = v.iter().map(|r| r.wall).collect();
+        let mut c: Vec<f64> = v.iter().map(|r| r.cpu).collect();
+        w.sort_by(f64::total_cmp);
+        c.sort_by(f64::total_cmp);
+        Run { wall: w[w.len() / 2], cpu: c[c.len() / 2] }
+    };
+    (med(&mut ta), med(&mut tb))
+}
+
+fn report(what: &str, cp: Run, ours: Run) -> f64 {
+    eprintln!(
+        "{what}: cp -a {:.3}s (cpu {:.2}s), strata {:.3}s (cpu {:.2}s) = {:.2}x wall, {:.2}x cpu",
+        cp.wall,
+        cp.cpu,
+        ours.wall,
+        ours.cpu,
+        ours.wall / cp.wall,
+        ours.cpu / cp.cpu.max(0.01)
+    );
+    ours.wall / cp.wall
 }
 
 fn workdir() -> tempfile::TempDir {
-    let base = std::env::var_os("BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    let base =
+        std::env::var_os("BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
     std::fs::create_dir_all(&base).unwrap();
     tempfile::tempdir_in(base).unwrap()
 }
@@ -103,13 +146,7 @@ fn compare(name: &str, make: fn(&Path)) {
             copy_host_to_root(src.to_str().unwrap(), &root, "/data", &opts).unwrap();
         },
     );
-    eprintln!(
-        "{name} host→ctr: cp -a {:.3}s, strata {:.3}s = {:.2}x",
-        cp.as_secs_f64(),
-        ours.as_secs_f64(),
-        ours.as_secs_f64() / cp.as_secs_f64()
-    );
-    let r1 = ours.as_secs_f64() / cp.as_secs_f64();
+    let r1 = report(&format!("{name} host→ctr"), cp, ours);
 
     // container → host
     rm(&ctr.join("data"));
@@ -126,13 +163,7 @@ fn compare(name: &str, make: fn(&Path)) {
             copy_root_to_host(&root, "/data", out.to_str().unwrap(), &opts).unwrap();
         },
     );
-    eprintln!(
-        "{name} ctr→host: cp -a {:.3}s, strata {:.3}s = {:.2}x",
-        cp.as_secs_f64(),
-        ours.as_secs_f64(),
-        ours.as_secs_f64() / cp.as_secs_f64()
-    );
-    let r2 = ours.as_secs_f64() / cp.as_secs_f64();
+    let r2 = report(&format!("{name} ctr→host"), cp, ours);
     if std::env::var("CP_BENCH_ASSERT").is_ok() {
         assert!(r1 <= 1.25 && r2 <= 1.25, "{name}: {r1:.2}x / {r2:.2}x exceeds 1.25x of cp -a");
     }

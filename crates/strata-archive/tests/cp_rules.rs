@@ -65,7 +65,7 @@ fn file_to_missing_parent_could_not_find_the_file() {
     ctr_tree(&e);
     let err = copy_host_to_root(&e.h("f.txt"), &e.root(), "/nope/deeper/f", &opts()).unwrap_err();
     assert_eq!(err.to_string(), "Could not find the file /nope/deeper in container");
-    assert!(matches!(err, CpError::NotFound { ref path } if path == "/nope/deeper"));
+    assert!(matches!(err, CpError::NotFound { ref path, dest: true } if path == "/nope/deeper"));
     assert!(!e.c("nope").exists());
     // Missing host parent: Go's stat error.
     let err = copy_root_to_host(&e.root(), "/plain.txt", &e.h("nope/deeper/f"), &opts()).unwrap_err();

@@ -89,10 +89,10 @@ impl StatusWriter {
 
     pub fn send(&self, kind: u8, payload: &[u8]) {
         let mut g = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = g.as_mut() {
-            if w.write_all(&encode(kind, payload)).and_then(|()| w.flush()).is_err() {
-                *g = None;
-            }
+        if let Some(w) = g.as_mut()
+            && w.write_all(&encode(kind, payload)).and_then(|()| w.flush()).is_err()
+        {
+            *g = None;
         }
     }
 

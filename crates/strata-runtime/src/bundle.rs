@@ -21,7 +21,7 @@ use oci_spec::runtime::{
 };
 use strata_store::container::{MountKind, MountPoint};
 
-use crate::error::{IoCtx, Result, RuntimeError};
+use crate::error::{Result, RuntimeError};
 use crate::opts::Network;
 use crate::user::ExecUser;
 
@@ -149,27 +149,33 @@ pub fn process(p: &ProcessParams) -> Result<Process> {
     if !p.user.additional_gids.is_empty() {
         user = user.additional_gids(p.user.additional_gids.clone());
     }
+    let mut capabilities = oci(LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .build())?;
+    // Not inherited across exec (Docker's fix for CVE-2022-24769); the
+    // builder's defaults would fill these.
+    capabilities.set_inheritable(None);
+    capabilities.set_ambient(None);
     let mut b = ProcessBuilder::default()
         .terminal(p.terminal)
         .user(oci(user.build())?)
         .args(p.args.clone())
         .env(p.env.clone())
         .cwd(if p.cwd.is_empty() { "/" } else { p.cwd.as_str() })
-        .capabilities(oci(
-            LinuxCapabilitiesBuilder::default()
-                .bounding(caps.clone())
-                .effective(caps.clone())
-                .permitted(caps)
-                .build(),
-        )?)
-        .rlimits(vec![oci(
-            PosixRlimitBuilder::default().typ(PosixRlimitType::RlimitNofile).soft(p.nofile.0).hard(p.nofile.1).build(),
-        )?])
+        .capabilities(capabilities)
+        .rlimits(vec![oci(PosixRlimitBuilder::default()
+            .typ(PosixRlimitType::RlimitNofile)
+            .soft(p.nofile.0)
+            .hard(p.nofile.1)
+            .build())?])
         .no_new_privileges(false);
     if let (true, Some((rows, cols))) = (p.terminal, p.console_size) {
-        b = b.console_size(oci(
-            oci_spec::runtime::BoxBuilder::default().height(rows as u64).width(cols as u64).build(),
-        )?);
+        b = b.console_size(oci(oci_spec::runtime::BoxBuilder::default()
+            .height(rows as u64)
+            .width(cols as u64)
+            .build())?);
     }
     oci(b.build())
 }
@@ -188,7 +194,12 @@ fn default_mounts() -> Result<Vec<Mount>> {
     Ok(vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
-        mount("/dev/pts", "devpts", "devpts", &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        )?,
         mount("/sys", "sysfs", "sysfs", &["nosuid", "noexec", "nodev", "ro"])?,
         mount("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev"])?,
         mount("/dev/mqueue", "mqueue", "mqueue", &["nosuid", "noexec", "nodev"])?,
@@ -299,13 +310,6 @@ pub fn spec(p: &BundleParams<'_>) -> Result<Spec> {
         b = b.domainname(p.domainname.as_str());
     }
     oci(b.build())
-}
-
-/// Write `config.json` into `dir` (created if needed).
-pub fn write(dir: &Path, spec: &Spec) -> Result<()> {
-    std::fs::create_dir_all(dir).ctx("create", dir)?;
-    let data = serde_json::to_vec(spec).expect("spec serialises");
-    Ok(strata_sys::fs::write_atomic(&dir.join("config.json"), &data)?)
 }
 
 /// `/etc/hosts` as Docker writes it for a container without a bridge
@@ -427,7 +431,8 @@ mod tests {
         assert_eq!(p["user"], json!({"uid": 1000, "gid": 1000, "additionalGids": [50]}));
         assert_eq!(p["noNewPrivileges"], false);
         assert_eq!(p["rlimits"], json!([{"type": "RLIMIT_NOFILE", "hard": 1048576, "soft": 1048576}]));
-        let mut want: Vec<String> = DEFAULT_CAPS.iter().map(|c| serde_json::to_value(c).unwrap().as_str().unwrap().to_string()).collect();
+        let mut want: Vec<String> =
+            DEFAULT_CAPS.iter().map(|c| serde_json::to_value(c).unwrap().as_str().unwrap().to_string()).collect();
         want.sort();
         assert_eq!(want.len(), 14);
         assert!(want.contains(&"CAP_NET_BIND_SERVICE".to_string()));
@@ -449,13 +454,30 @@ mod tests {
         assert_eq!(
             dsts,
             [
-                "/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm", "/www", "/data",
-                "/www/sub", "/etc/resolv.conf", "/etc/hostname", "/etc/hosts"
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/sys",
+                "/sys/fs/cgroup",
+                "/dev/mqueue",
+                "/dev/shm",
+                "/www",
+                "/data",
+                "/www/sub",
+                "/etc/resolv.conf",
+                "/etc/hostname",
+                "/etc/hosts"
             ]
         );
-        assert_eq!(m[4], json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}));
+        assert_eq!(
+            m[4],
+            json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]})
+        );
         assert_eq!(m[6]["options"], json!(["nosuid", "noexec", "nodev", "mode=1777", "size=67108864"]));
-        assert_eq!(m[7], json!({"destination": "/www", "type": "bind", "source": "/srv/www", "options": ["rbind", "ro", "rprivate"]}));
+        assert_eq!(
+            m[7],
+            json!({"destination": "/www", "type": "bind", "source": "/srv/www", "options": ["rbind", "ro", "rprivate"]})
+        );
         assert_eq!(m[8]["options"], json!(["rbind", "rw", "rprivate"]));
         assert_eq!(m[9]["options"], json!(["rbind", "rw", "rslave"]));
         assert_eq!(m[12]["source"], "/run/strata/containers/x/hosts");
@@ -464,7 +486,10 @@ mod tests {
 
     #[test]
     fn host_network_init_and_overrides() {
-        let mounts = vec![mp(MountKind::Bind, "/h/hosts", "/etc/hosts", true, ""), mp(MountKind::Tmpfs, "", "/dev/shm", true, "")];
+        let mounts = vec![
+            mp(MountKind::Bind, "/h/hosts", "/etc/hosts", true, ""),
+            mp(MountKind::Tmpfs, "", "/dev/shm", true, ""),
+        ];
         let mut p = params(&mounts);
         p.network = Network::Host;
         p.init = Some("/usr/bin/tini-static".into());
@@ -472,7 +497,8 @@ mod tests {
         p.process.terminal = true;
         p.process.console_size = Some((24, 80));
         let v: Value = serde_json::to_value(spec(&p).unwrap()).unwrap();
-        let ns: Vec<&str> = v["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
+        let ns: Vec<&str> =
+            v["linux"]["namespaces"].as_array().unwrap().iter().map(|n| n["type"].as_str().unwrap()).collect();
         assert_eq!(ns, ["pid", "ipc", "uts", "mount"]);
         assert_eq!(v["process"]["args"], json!(["/sbin/docker-init", "--", "sh", "-c", "echo hi"]));
         assert_eq!(v["process"]["terminal"], true);

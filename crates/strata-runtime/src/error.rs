@@ -13,7 +13,12 @@ pub enum RuntimeError {
     #[error(transparent)]
     Sys(#[from] strata_sys::SysError),
     #[error("{op} {}: {source}", path.display())]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The command is not in the container's `$PATH` (127).
     #[error("exec: \"{cmd}\": executable file not found in $PATH")]
     CommandNotFound { cmd: String },
@@ -157,7 +162,10 @@ mod tests {
             RuntimeError::CommandNotFound { cmd: "foo".into() }.to_string(),
             "exec: \"foo\": executable file not found in $PATH"
         );
-        assert_eq!(RuntimeError::CommandNotExecutable { cmd: "/etc".into(), reason: "is a directory".into() }.exit_code(), 126);
+        assert_eq!(
+            RuntimeError::CommandNotExecutable { cmd: "/etc".into(), reason: "is a directory".into() }.exit_code(),
+            126
+        );
         assert_eq!(RuntimeError::NotRunning { id: "x".into() }.exit_code(), 125);
         let oci = |m: &str| RuntimeError::Oci { runtime: "runc".into(), op: "create", message: m.into() }.exit_code();
         assert_eq!(oci("unable to start container process: exec: \"x\": executable file not found in $PATH"), 127);

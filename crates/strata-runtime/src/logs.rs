@@ -51,7 +51,11 @@ impl JsonLog {
     }
 
     pub fn write_entry(&self, stream: &str, data: &[u8]) {
-        let e = Entry { log: String::from_utf8_lossy(data).into_owned(), stream: stream.to_string(), time: timestamp(chrono::Utc::now()) };
+        let e = Entry {
+            log: String::from_utf8_lossy(data).into_owned(),
+            stream: stream.to_string(),
+            time: timestamp(chrono::Utc::now()),
+        };
         let mut line = serde_json::to_vec(&e).expect("serialises");
         line.push(b'\n');
         let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
@@ -98,11 +102,7 @@ impl LineSplitter {
 fn emit(line: &[u8], opts: &LogsOpts, out: &mut dyn Write, err: &mut dyn Write) -> Result<()> {
     let Ok(e) = serde_json::from_slice::<Entry>(line) else { return Ok(()) };
     let w: &mut dyn Write = if e.stream == "stderr" { err } else { out };
-    let r = if opts.timestamps {
-        write!(w, "{} {}", e.time, e.log)
-    } else {
-        w.write_all(e.log.as_bytes())
-    };
+    let r = if opts.timestamps { write!(w, "{} {}", e.time, e.log) } else { w.write_all(e.log.as_bytes()) };
     r.and_then(|()| w.flush()).ctx("write", Path::new("<output>"))
 }
 

@@ -90,7 +90,11 @@ pub fn run(store_opts: &StoreOpts, id: &str) -> i32 {
 
 fn report(status: &StatusWriter, e: &RuntimeError) {
     eprintln!("strata monitor: {e}");
-    let r = attach::ErrorReport { code: e.exit_code(), kind: crate::error::kind_name(e.kind()).into(), message: e.to_string() };
+    let r = attach::ErrorReport {
+        code: e.exit_code(),
+        kind: crate::error::kind_name(e.kind()).into(),
+        message: e.to_string(),
+    };
     status.send_json(attach::ERROR, &r);
 }
 
@@ -144,7 +148,8 @@ impl Monitor {
         let store = Store::open(&StoreOpts { driver: None, ..store_opts.clone() })?;
         let c = store.container(id)?;
         let paths = ContainerPaths::new(&store, &c.id);
-        let lock = lock_monitor(&paths, Duration::from_secs(10))?.ok_or_else(|| RuntimeError::AlreadyRunning { id: c.id.clone() })?;
+        let lock = lock_monitor(&paths, Duration::from_secs(10))?
+            .ok_or_else(|| RuntimeError::AlreadyRunning { id: c.id.clone() })?;
         let mut c = store.container(&c.id)?;
         if c.state.running {
             // We hold the lock, so the monitor that recorded this is gone.
@@ -160,24 +165,27 @@ impl Monitor {
             let _ = runtime.delete(&c.id, true);
         }
         let rootfs = store.mount_container(&c)?;
-        match launch(&store, &c, &paths, &runtime, &opts, &rootfs) {
-            Ok(l) => {
-                let state = record_running(&store, &c, l.pid)?;
-                Ok(Monitor {
-                    store,
-                    c,
-                    paths,
-                    opts,
-                    runtime,
-                    _lock: lock,
-                    pid: l.pid,
-                    state,
-                    outputs: l.outputs,
-                    tty_master: l.tty_master,
-                    _stdin_keep: l.stdin_keep,
-                    log: l.log,
-                })
-            }
+        let launched = launch(&store, &c, &paths, &runtime, &opts, &rootfs).and_then(|l| {
+            let st = record_running(&store, &c, l.pid).inspect_err(|_| {
+                let _ = runtime.delete(&c.id, true);
+            })?;
+            Ok((l, st))
+        });
+        match launched {
+            Ok((l, state)) => Ok(Monitor {
+                store,
+                c,
+                paths,
+                opts,
+                runtime,
+                _lock: lock,
+                pid: l.pid,
+                state,
+                outputs: l.outputs,
+                tty_master: l.tty_master,
+                _stdin_keep: l.stdin_keep,
+                log: l.log,
+            }),
             Err(e) => {
                 if let Err(u) = store.unmount_container(&c) {
                     eprintln!("strata monitor: unmount after failed start: {u}");
@@ -231,18 +239,18 @@ impl Monitor {
             });
         }
         drop(done_tx);
-        if let (Some(master), true, true) = (&self.tty_master, attached, self.opts.start.attach_stdin) {
-            if let Ok(mut m) = master.try_clone() {
-                std::thread::spawn(move || {
-                    let mut stdin = std::io::stdin().lock();
-                    let mut buf = [0u8; 4096];
-                    while let Ok(n) = stdin.read(&mut buf) {
-                        if n == 0 || m.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
+        if let (Some(master), true, true) = (&self.tty_master, attached, self.opts.start.attach_stdin)
+            && let Ok(mut m) = master.try_clone()
+        {
+            std::thread::spawn(move || {
+                let mut stdin = std::io::stdin().lock();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stdin.read(&mut buf) {
+                    if n == 0 || m.write_all(&buf[..n]).is_err() {
+                        break;
                     }
-                });
-            }
+                }
+            });
         }
         let code = match strata_sys::process::wait_child(self.pid) {
             Ok(exit) => exit.code(),
@@ -283,25 +291,39 @@ impl Monitor {
         0
     }
 
+    /// `runc delete` runs while the rootfs is unmounted and, with `--rm`,
+    /// the container removed: they do not depend on each other (the
+    /// container's mount namespace died with it), and this is most of the
+    /// time `run --rm` spends after the container exits.
     fn cleanup(&self, rm: bool) {
-        let id = &self.c.id;
-        if let Err(e) = self.runtime.delete(id, false) {
-            if let Err(e2) = self.runtime.delete(id, true) {
-                eprintln!("strata monitor: {e}; {e2}");
+        let (id, runtime) = (&self.c.id, &self.runtime);
+        std::thread::scope(|s| {
+            let delete = s.spawn(|| {
+                if let Err(e) = runtime.delete(id, false)
+                    && let Err(e2) = runtime.delete(id, true)
+                {
+                    eprintln!("strata monitor: {e}; {e2}");
+                }
+            });
+            if let Err(e) = self.store.unmount_container(&self.c) {
+                eprintln!("strata monitor: unmount: {e}");
             }
-        }
-        if let Err(e) = self.store.unmount_container(&self.c) {
-            eprintln!("strata monitor: unmount: {e}");
-        }
-        for f in ["ports.json", "pid"] {
-            let _ = std::fs::remove_file(self.paths.file(f));
-        }
-        if rm {
-            match self.store.remove_container(id, true, true) {
-                Ok(_) => self.paths.remove_all(),
-                Err(e) => eprintln!("strata monitor: --rm: {e}"),
+            for f in ["ports.json", "pid"] {
+                let _ = std::fs::remove_file(self.paths.file(f));
             }
-        }
+            let removed = rm
+                && match self.store.remove_container(id, true, true) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        eprintln!("strata monitor: --rm: {e}");
+                        false
+                    }
+                };
+            let _ = delete.join();
+            if removed {
+                self.paths.remove_all();
+            }
+        });
     }
 }
 
@@ -332,7 +354,14 @@ fn write_plain(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 /// Prepare the bundle and stdio, bind ports, and run the container.
-fn launch(store: &Store, c: &Container, paths: &ContainerPaths, runtime: &Runc, opts: &MonitorOpts, rootfs: &Path) -> Result<Launched> {
+fn launch(
+    store: &Store,
+    c: &Container,
+    paths: &ContainerPaths,
+    runtime: &Runc,
+    opts: &MonitorOpts,
+    rootfs: &Path,
+) -> Result<Launched> {
     let start = &opts.start;
     crate::prepare::prepare_bundle(c, paths, rootfs, start, opts.console_size)?;
     let publish = if start.network == Network::Private { start.publish.clone() } else { Vec::new() };
@@ -373,7 +402,8 @@ fn launch(store: &Store, c: &Container, paths: &ContainerPaths, runtime: &Runc, 
         ProcessIo { stdin, stdout: ow.into(), stderr: ew.into() }
     };
     let bundle = paths.bundle();
-    let create = CreateOpts { bundle: &bundle, pid_file: &pid_file, console_socket: console.as_ref().map(|c| c.1.as_path()) };
+    let create =
+        CreateOpts { bundle: &bundle, pid_file: &pid_file, console_socket: console.as_ref().map(|c| c.1.as_path()) };
     if let Err(e) = runtime.run_detached(&c.id, &create, io) {
         if let Some((_, sock)) = &console {
             let _ = std::fs::remove_file(sock);
@@ -383,29 +413,35 @@ fn launch(store: &Store, c: &Container, paths: &ContainerPaths, runtime: &Runc, 
         }
         return Err(e);
     }
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .ctx("read", &pid_file)?
-        .trim()
-        .parse()
-        .map_err(|_| RuntimeError::invalid("pid file", pid_file.display().to_string()))?;
-    let mut tty_master = None;
-    if let Some((l, sock)) = console {
-        let (stream, _) = l.accept().ctx("accept console socket", &sock)?;
-        let _ = std::fs::remove_file(&sock);
-        let master = File::from(strata_sys::process::recv_fd(&stream)?);
-        if let Some((rows, cols)) = opts.console_size {
-            let _ = strata_sys::process::set_window_size(master.as_fd(), rows, cols);
+    // From here on a failure must not leave the container running.
+    let started = || -> Result<Launched> {
+        let pid: u32 = std::fs::read_to_string(&pid_file)
+            .ctx("read", &pid_file)?
+            .trim()
+            .parse()
+            .map_err(|_| RuntimeError::invalid("pid file", pid_file.display().to_string()))?;
+        let mut tty_master = None;
+        if let Some((l, sock)) = console {
+            let (stream, _) = l.accept().ctx("accept console socket", &sock)?;
+            let _ = std::fs::remove_file(&sock);
+            let master = File::from(strata_sys::process::recv_fd(&stream)?);
+            if let Some((rows, cols)) = opts.console_size {
+                let _ = strata_sys::process::set_window_size(master.as_fd(), rows, cols);
+            }
+            outputs.push((Box::new(master.try_clone().ctx("dup", Path::new("pty"))?), "stdout"));
+            tty_master = Some(master);
         }
-        outputs.push((Box::new(master.try_clone().ctx("dup", Path::new("pty"))?), "stdout"));
-        tty_master = Some(master);
-    }
-    if !bindings.is_empty() {
-        match strata_sys::process::NetNs::of_pid(pid) {
-            Ok(ns) => ports::serve(listeners, ns),
-            // Only when the container already exited: nothing to forward to.
-            Err(e) => eprintln!("strata monitor: network namespace of {pid}: {e}"),
+        if !bindings.is_empty() {
+            match strata_sys::process::NetNs::of_pid(pid) {
+                Ok(ns) => ports::serve(listeners, ns),
+                // Only when the container already exited: nothing to forward to.
+                Err(e) => eprintln!("strata monitor: network namespace of {pid}: {e}"),
+            }
         }
-    }
-    write_plain(&paths.file("ports.json"), &serde_json::to_vec(&bindings).expect("serialises"))?;
-    Ok(Launched { pid, outputs, tty_master, stdin_keep, log })
+        write_plain(&paths.file("ports.json"), &serde_json::to_vec(&bindings).expect("serialises"))?;
+        Ok(Launched { pid, outputs, tty_master, stdin_keep, log })
+    };
+    started().inspect_err(|_| {
+        let _ = runtime.delete(&c.id, true);
+    })
 }

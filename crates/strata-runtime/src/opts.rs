@@ -31,7 +31,10 @@ impl FromStr for Network {
             "" | "default" | "bridge" => Ok(Network::Private),
             "none" => Ok(Network::None),
             "host" => Ok(Network::Host),
-            other => Err(RuntimeError::invalid(format!("network {other}"), "not found (strata supports bridge, host and none)")),
+            other => Err(RuntimeError::invalid(
+                format!("network {other}"),
+                "not found (strata supports bridge, host and none)",
+            )),
         }
     }
 }

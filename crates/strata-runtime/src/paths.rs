@@ -63,10 +63,11 @@ impl ContainerPaths {
     /// Remove the run-time and log directories (after the container is removed).
     pub fn remove_all(&self) {
         for d in [&self.run_dir, &self.log_dir] {
-            if d.exists() && !strata_sys::mount::is_mountpoint(d) {
-                if let Err(e) = std::fs::remove_dir_all(d) {
-                    tracing::warn!("removing {}: {e}", d.display());
-                }
+            if d.exists()
+                && !strata_sys::mount::is_mountpoint(d)
+                && let Err(e) = std::fs::remove_dir_all(d)
+            {
+                tracing::warn!("removing {}: {e}", d.display());
             }
         }
     }
@@ -87,7 +88,10 @@ impl RuntimeInfo {
     }
 
     pub fn save(&self, paths: &ContainerPaths) -> Result<()> {
+        // Run-time file: atomic for readers, not fsynced (the run root is a tmpfs).
         let p = paths.file("runtime.json");
-        Ok(strata_sys::fs::write_atomic(&p, &serde_json::to_vec(self).expect("serialises"))?)
+        let tmp = paths.file("runtime.json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(self).expect("serialises")).ctx("write", &tmp)?;
+        std::fs::rename(&tmp, &p).ctx("rename", &p)
     }
 }

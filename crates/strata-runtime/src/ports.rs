@@ -183,7 +183,10 @@ pub fn bind_all(specs: &[PortSpec]) -> Result<Listeners> {
             }
         };
         let local = l.local_addr().map_err(|e| RuntimeError::io("getsockname", "listener", e))?;
-        bound.push((l, PortBinding { host_ip: ip, host_port: local.port(), container_port: s.container_port, proto: s.proto }));
+        bound.push((
+            l,
+            PortBinding { host_ip: ip, host_port: local.port(), container_port: s.container_port, proto: s.proto },
+        ));
     }
     Ok(Listeners { bound })
 }
@@ -304,7 +307,8 @@ mod tests {
 
     #[test]
     fn binding_display_and_conflict() {
-        let b = PortBinding { host_ip: "0.0.0.0".parse().unwrap(), host_port: 8080, container_port: 80, proto: Proto::Tcp };
+        let b =
+            PortBinding { host_ip: "0.0.0.0".parse().unwrap(), host_port: 8080, container_port: 80, proto: Proto::Tcp };
         assert_eq!(b.to_string(), "0.0.0.0:8080->80/tcp");
         let l = bind_all(&[tcp(Some("127.0.0.1"), None, 80)]).unwrap();
         let port = l.bound[0].1.host_port;

@@ -15,17 +15,26 @@ use crate::paths::ContainerPaths;
 use crate::user;
 
 /// The soft and hard RLIMIT_NOFILE given to containers: Docker's usual
-/// 1048576 when we may raise it that far (root, and the kernel's
-/// `fs.nr_open` allows it), else our own limits.
+/// 1048576 when we may raise it that far (CAP_SYS_RESOURCE, and the kernel's
+/// `fs.nr_open` allows it, or our hard limit is already that high), else our
+/// own limits (a sandbox without CAP_SYS_RESOURCE makes runc fail with
+/// "error setting rlimit type 7: operation not permitted" otherwise).
 pub fn nofile() -> (u64, u64) {
     const WANT: u64 = 1 << 20;
+    const CAP_SYS_RESOURCE: u32 = 24;
+    let (soft, hard) = strata_sys::process::nofile_limit();
+    if hard >= WANT {
+        return (WANT, WANT);
+    }
     let nr_open: u64 =
         std::fs::read_to_string("/proc/sys/fs/nr_open").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-    if strata_sys::probe::is_root() && nr_open >= WANT {
-        (WANT, WANT)
-    } else {
-        strata_sys::process::nofile_limit()
-    }
+    let cap_eff = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    if cap_eff & (1 << CAP_SYS_RESOURCE) != 0 && nr_open >= WANT { (WANT, WANT) } else { (soft, hard) }
 }
 
 /// The container's hostname: the one it was created with, else the first
@@ -34,10 +43,10 @@ pub fn hostname(c: &Container, network: Network) -> String {
     if !c.config.hostname.is_empty() {
         return c.config.hostname.clone();
     }
-    if network == Network::Host {
-        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
-            return h.trim().to_string();
-        }
+    if network == Network::Host
+        && let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    {
+        return h.trim().to_string();
     }
     c.id[..12.min(c.id.len())].to_string()
 }
@@ -89,7 +98,9 @@ const INIT_CANDIDATES: &[&str] =
 
 pub fn find_init() -> Result<PathBuf> {
     INIT_CANDIDATES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or_else(|| {
-        RuntimeError::Unsupported("--init: no init binary found (install the tini package: /usr/bin/tini-static)".into())
+        RuntimeError::Unsupported(
+            "--init: no init binary found (install the tini package: /usr/bin/tini-static)".into(),
+        )
     })
 }
 

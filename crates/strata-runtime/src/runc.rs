@@ -156,7 +156,7 @@ impl Runc {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| matches!(v["level"].as_str(), Some("error" | "fatal")))
             .filter_map(|v| v["msg"].as_str().map(String::from))
-            .last()
+            .next_back()
     }
 
     fn fail(&self, op: &'static str, message: String) -> RuntimeError {
@@ -182,7 +182,11 @@ impl Runc {
             return Ok(out.stdout);
         }
         let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        let msg = if stderr.is_empty() { self.logged_error(offset).unwrap_or_else(|| out.status.to_string()) } else { stderr };
+        let msg = if stderr.is_empty() {
+            self.logged_error(offset).unwrap_or_else(|| out.status.to_string())
+        } else {
+            stderr
+        };
         Err(self.fail(op, msg))
     }
 
@@ -262,21 +266,28 @@ impl OciRuntime for Runc {
         if spec.detach {
             c.arg("--detach");
         }
-        let st = c.arg(id).stdin(io.stdin).stdout(io.stdout).stderr(io.stderr).status().map_err(|e| self.spawn_err("exec", e))?;
+        let st = c
+            .arg(id)
+            .stdin(io.stdin)
+            .stdout(io.stdout)
+            .stderr(io.stderr)
+            .status()
+            .map_err(|e| self.spawn_err("exec", e))?;
         use std::os::unix::process::ExitStatusExt;
         let code = st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
         // runc exits 255 when exec itself failed, and logs why.
-        if code == 255 {
-            if let Some(msg) = self.logged_error(offset) {
-                return Err(self.fail("exec", msg));
-            }
+        if code == 255
+            && let Some(msg) = self.logged_error(offset)
+        {
+            return Err(self.fail("exec", msg));
         }
         Ok(code)
     }
 
     fn ps(&self, id: &str) -> Result<Vec<u32>> {
         let out = self.captured("ps", &["ps", "--format", "json", id])?;
-        let pids: Option<Vec<u32>> = serde_json::from_slice(&out).map_err(|e| self.fail("ps", format!("unreadable output: {e}")))?;
+        let pids: Option<Vec<u32>> =
+            serde_json::from_slice(&out).map_err(|e| self.fail("ps", format!("unreadable output: {e}")))?;
         Ok(pids.unwrap_or_default())
     }
 }
@@ -325,7 +336,10 @@ esac
         assert_eq!(e.exit_code(), 127, "{e}");
         assert!(e.to_string().contains("executable file not found"), "{e}");
         let pj = t.path().join("p.json");
-        assert_eq!(r.exec("c1", &ExecSpec { process_json: &pj, tty: false, detach: false }, ProcessIo::null()).unwrap(), 7);
+        assert_eq!(
+            r.exec("c1", &ExecSpec { process_json: &pj, tty: false, detach: false }, ProcessIo::null()).unwrap(),
+            7
+        );
         r.delete("c1", true).unwrap();
         let calls = std::fs::read_to_string(t.path().join("calls")).unwrap();
         let root = t.path().join("run/fakerunc");

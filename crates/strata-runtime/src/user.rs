@@ -149,6 +149,11 @@ pub fn resolve_user(spec: &str, passwd: &[PasswdEntry], groups: &[GroupEntry]) -
             }
         }
     }
+    // The primary group is also a supplementary one (Docker ≥ 20.10.24,
+    // containerd CVE-2023-25173): a process that drops it with setgroups
+    // must not keep access through the kernel's default list.
+    u.additional_gids.retain(|&g| g != u.gid);
+    u.additional_gids.insert(0, u.gid);
     Ok(u)
 }
 
@@ -270,15 +275,30 @@ mod tests {
 
     #[test]
     fn users_like_docker() {
-        assert_eq!(r("").unwrap(), ExecUser { uid: 0, gid: 0, additional_gids: vec![], home: "/root".into() });
-        assert_eq!(r("app").unwrap(), ExecUser { uid: 1000, gid: 1000, additional_gids: vec![50, 10], home: "/home/app".into() });
-        assert_eq!(r("1000").unwrap().additional_gids, vec![50, 10]);
-        assert_eq!(r("app:www").unwrap(), ExecUser { uid: 1000, gid: 33, additional_gids: vec![], home: "/home/app".into() });
-        assert_eq!(r("4242").unwrap(), ExecUser { uid: 4242, gid: 0, additional_gids: vec![], home: "/".into() });
-        assert_eq!(r("4242:4343").unwrap(), ExecUser { uid: 4242, gid: 4343, additional_gids: vec![], home: "/".into() });
+        assert_eq!(r("").unwrap(), ExecUser { uid: 0, gid: 0, additional_gids: vec![0], home: "/root".into() });
+        assert_eq!(
+            r("app").unwrap(),
+            ExecUser { uid: 1000, gid: 1000, additional_gids: vec![1000, 50, 10], home: "/home/app".into() }
+        );
+        assert_eq!(r("1000").unwrap().additional_gids, vec![1000, 50, 10]);
+        assert_eq!(
+            r("app:www").unwrap(),
+            ExecUser { uid: 1000, gid: 33, additional_gids: vec![33], home: "/home/app".into() }
+        );
+        assert_eq!(r("4242").unwrap(), ExecUser { uid: 4242, gid: 0, additional_gids: vec![0], home: "/".into() });
+        assert_eq!(
+            r("4242:4343").unwrap(),
+            ExecUser { uid: 4242, gid: 4343, additional_gids: vec![4343], home: "/".into() }
+        );
         assert_eq!(r("www:50").unwrap().gid, 50);
-        assert_eq!(r("nobody").unwrap_err().to_string(), "unable to find user nobody: no matching entries in passwd file");
-        assert_eq!(r("app:nogroup").unwrap_err().to_string(), "unable to find group nogroup: no matching entries in group file");
+        assert_eq!(
+            r("nobody").unwrap_err().to_string(),
+            "unable to find user nobody: no matching entries in passwd file"
+        );
+        assert_eq!(
+            r("app:nogroup").unwrap_err().to_string(),
+            "unable to find group nogroup: no matching entries in group file"
+        );
         assert!(r("4294967295").is_err());
     }
 
@@ -322,7 +342,10 @@ mod tests {
         assert_eq!(look("/usr/bin/data", "/").unwrap_err().exit_code(), 126);
         assert_eq!(look("/bin", "/").unwrap_err().exit_code(), 126);
         let e = look("/nope", "/").unwrap_err();
-        assert_eq!((e.exit_code(), e.to_string().as_str()), (127, "exec: \"/nope\": stat /nope: no such file or directory"));
+        assert_eq!(
+            (e.exit_code(), e.to_string().as_str()),
+            (127, "exec: \"/nope\": stat /nope: no such file or directory")
+        );
         look("./busybox", "/bin").unwrap();
     }
 }

@@ -323,6 +323,136 @@ fn volumes_copy_up_like_docker() {
     }
 }
 
+/// `--mount` (bind, named and anonymous volume with options and labels, subpath,
+/// tmpfs) and `--tmpfs`, resolved as Docker does (docker-behaviour.md §1.5, §2.4).
+#[test]
+fn mount_requests_and_tmpfs_like_docker() {
+    use strata_store::container::spec::{
+        BindOptions, DriverConfig, HostOptions, MountRequest, TmpfsOptions, VolumeOptions,
+    };
+    for d in drivers() {
+        let env = Env::new(d);
+        let s = env.s();
+        base_image(s);
+        let host = tempfile::tempdir().unwrap();
+        let bind_src = host.path().to_str().unwrap().to_string();
+
+        // A missing bind source is an error (no directory is created), and nothing leaks.
+        let mut missing = MountRequest::new(MountKind::Bind);
+        missing.source = format!("{bind_src}/nope");
+        missing.target = "/x".into();
+        let opts = HostOptions { mounts: vec![missing], ..Default::default() };
+        let req = ContainerSpec { host: opts, ..spec("test:base") };
+        let err = s.create_container(&req).unwrap_err().to_string();
+        let want = format!("invalid mount config for type \"bind\": bind source path does not exist: {bind_src}/nope");
+        assert_eq!(err, want);
+        assert!(!host.path().join("nope").exists());
+        assert!(s.volumes().unwrap().is_empty() && s.containers().unwrap().is_empty(), "{d}: nothing leaked");
+
+        let mut bind = MountRequest::new(MountKind::Bind);
+        bind.source = bind_src.clone();
+        bind.target = "/bp".into();
+        bind.read_only = true;
+        bind.bind_options = Some(BindOptions { propagation: "rslave".into(), ..Default::default() });
+        let mut named = MountRequest::new(MountKind::Volume);
+        named.source = "optvol".into();
+        named.target = "/ov".into();
+        named.volume_options = Some(VolumeOptions {
+            labels: [("k".to_string(), "v".to_string())].into(),
+            driver_config: Some(DriverConfig {
+                name: "local".into(),
+                options: [("type", "tmpfs"), ("device", "tmpfs"), ("o", "size=5m")]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            }),
+            ..Default::default()
+        });
+        // An anonymous --mount volume over the image VOLUME /data replaces it.
+        let mut anon = MountRequest::new(MountKind::Volume);
+        anon.target = "/data".into();
+        anon.volume_options = Some(VolumeOptions { no_copy: true, ..Default::default() });
+        let mut tm = MountRequest::new(MountKind::Tmpfs);
+        tm.target = "/tm".into();
+        tm.tmpfs_options = Some(TmpfsOptions { size_bytes: 1 << 20, mode: 0o1770 });
+        let req = ContainerSpec {
+            host: HostOptions {
+                mounts: vec![bind.clone(), named, anon, tm],
+                tmpfs: [("/tm2".to_string(), "rw,size=2m".to_string())].into(),
+                network_mode: "none".into(),
+                auto_remove: true,
+                init: Some(true),
+                ..Default::default()
+            },
+            ..spec("test:base")
+        };
+        let c = s.create_container(&req).unwrap();
+        let by = |dst: &str| c.mounts.iter().find(|m| m.destination == dst).unwrap().clone();
+        let b = by("/bp");
+        assert_eq!((b.kind, b.rw, b.mode.as_str(), b.propagation.as_str()), (MountKind::Bind, false, "", "rslave"));
+        assert_eq!(b.source, host.path());
+        let v = by("/ov");
+        assert_eq!((v.kind, v.name.as_str(), v.mode.as_str(), v.rw), (MountKind::Volume, "optvol", "z", true));
+        let vol = s.volume("optvol").unwrap();
+        assert_eq!(vol.labels.get("k").map(String::as_str), Some("v"));
+        assert_eq!(vol.options.get("o").map(String::as_str), Some("size=5m"));
+        let a = by("/data");
+        assert_eq!((a.kind, a.mode.as_str(), a.name.len()), (MountKind::Volume, "z", 64));
+        assert!(s.volume(&a.name).unwrap().anonymous);
+        assert_eq!(std::fs::read_dir(&a.source).unwrap().count(), 0, "{d}: volume-nocopy");
+        let t = by("/tm");
+        assert_eq!(
+            (t.kind, t.mode.as_str(), t.source.as_os_str().is_empty()),
+            (MountKind::Tmpfs, "size=1m,mode=1770", true)
+        );
+        // --tmpfs is not a mount point, as in Docker.
+        assert!(c.mounts.iter().all(|m| m.destination != "/tm2"));
+        assert_eq!(c.mounts.len(), 4, "{d}: {:?}", c.mounts);
+        // The request is kept as given for the runtime and inspect.
+        let back = s.container(&c.id).unwrap();
+        assert_eq!(back.host, req.host);
+        assert_eq!(back.host.mounts[0], bind);
+        // Two mounts at one destination are refused.
+        let mut dup = MountRequest::new(MountKind::Tmpfs);
+        dup.target = "/n".into();
+        let req = ContainerSpec {
+            binds: vec!["n1:/n".into()],
+            host: HostOptions { mounts: vec![dup], ..Default::default() },
+            ..spec("test:base")
+        };
+        assert_eq!(s.create_container(&req).unwrap_err().to_string(), "Duplicate mount point: /n");
+        assert!(s.find_volume("n1").unwrap().is_none(), "{d}: the named volume of the failed create is gone");
+
+        // A --tmpfs over the image VOLUME: no anonymous volume.
+        let before = s.volumes().unwrap().len();
+        let req = ContainerSpec {
+            host: HostOptions { tmpfs: [("/data".to_string(), String::new())].into(), ..Default::default() },
+            ..spec("test:base")
+        };
+        let c2 = s.create_container(&req).unwrap();
+        assert!(c2.mounts.is_empty(), "{d}: {:?}", c2.mounts);
+        assert_eq!(s.volumes().unwrap().len(), before);
+
+        // volume-subpath: the subdirectory is the source; it must exist and be inside.
+        std::fs::create_dir(vol.mountpoint.join("sub")).unwrap();
+        let mut sp = MountRequest::new(MountKind::Volume);
+        sp.source = "optvol".into();
+        sp.target = "/sp".into();
+        sp.volume_options = Some(VolumeOptions { subpath: "sub".into(), ..Default::default() });
+        let opts = HostOptions { mounts: vec![sp.clone()], ..Default::default() };
+        let req = ContainerSpec { host: opts, ..spec("test:base") };
+        let c3 = s.create_container(&req).unwrap();
+        assert_eq!(c3.mounts.iter().find(|m| m.destination == "/sp").unwrap().source, vol.mountpoint.join("sub"));
+        std::os::unix::fs::symlink("/", vol.mountpoint.join("escape")).unwrap();
+        for bad in ["escape", "../x", "missing"] {
+            sp.volume_options = Some(VolumeOptions { subpath: bad.into(), ..Default::default() });
+            let opts = HostOptions { mounts: vec![sp.clone()], ..Default::default() };
+            let req = ContainerSpec { host: opts, ..spec("test:base") };
+            assert!(s.create_container(&req).is_err(), "{d}: subpath {bad}");
+        }
+    }
+}
+
 fn tar_names(data: &[u8]) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut ar = tar::Archive::new(data);

@@ -10,10 +10,10 @@
 //! mount API, onto its `/proc/self/fd/N` magic link, which names the pinned
 //! inode and is not re-resolved).
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, CWD, StatVfsMountFlags, StatxFlags};
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, StatVfsMountFlags, StatxFlags};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, MoveMountFlags, OpenTreeFlags};
 
@@ -184,6 +184,37 @@ pub fn restrict_mount(mount_root: BorrowedFd<'_>, restrict: MountRestrictions, r
         }
         Err(e) => Err(SysError::new("mount_setattr", proc_fd(mount_root), e)),
     }
+}
+
+/// Resolve (creating if missing) the mount point `dest` inside `root`,
+/// confined, and return an `O_PATH` fd pinning it for [`bind_mount_onto_fd`]:
+/// a directory (`mkdir -p`, as Docker creates volume mount points), or for a
+/// file bind an empty regular file (0644) in a confined parent. Anything else
+/// at `dest` — a directory where a file is wanted, a symlink — is refused.
+pub fn mount_target(root: &crate::root::Root, dest: &Path, dir: bool) -> SysResult<OwnedFd> {
+    if dir {
+        return root.mkdir_all(dest, 0o755);
+    }
+    let parent = root.mkdir_all(dest.parent().unwrap_or(Path::new("/")), 0o755)?;
+    let name = dest.file_name().unwrap_or_default();
+    let open = || rustix::fs::openat(&parent, name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty());
+    let fd = match open() {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => {
+            drop(crate::fs::create_file_at(&parent, name, 0o644)?);
+            open().ctx("open", dest)?
+        }
+        Err(e) => return Err(SysError::new("open", dest, e)),
+    };
+    let st = rustix::fs::fstat(&fd).ctx("stat", dest)?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(SysError::new(
+            "mount point",
+            dest,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "a file can only be bind-mounted onto a regular file"),
+        ));
+    }
+    Ok(fd)
 }
 
 /// The id of the mount `fd` lives on (statx `STATX_MNT_ID`).

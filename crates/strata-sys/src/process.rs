@@ -15,7 +15,8 @@
 //!   `--console-socket` (SCM_RIGHTS).
 //! - [`RawTerminal`], [`window_size`], [`set_window_size`]: the CLI's terminal
 //!   while it is attached to a container's tty.
-//! - [`signal_number`]: Docker's signal names (`SIGTERM`, `TERM`, `15`).
+//! - [`signal_number`]: Docker's signal names (`SIGTERM`, `TERM`, `15`);
+//!   [`SignalCatcher`]: signals a foreground `run` forwards to its container.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -56,7 +57,8 @@ pub fn spawn_detached(cmd: &mut Command) -> io::Result<()> {
 /// `prctl(PR_SET_CHILD_SUBREAPER)`: orphaned descendants (the container's
 /// init once the OCI runtime exits) are reparented to this process.
 pub fn set_child_subreaper() -> SysResult<()> {
-    rustix::process::set_child_subreaper(Some(rustix::process::getpid())).ctx("prctl PR_SET_CHILD_SUBREAPER", Path::new(""))
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .ctx("prctl PR_SET_CHILD_SUBREAPER", Path::new(""))
 }
 
 /// How a process ended.
@@ -121,7 +123,8 @@ impl Pidfd {
     /// Send signal `sig` (a raw number).
     pub fn signal(&self, sig: i32) -> SysResult<()> {
         // SAFETY: plain syscall on a valid fd; null siginfo.
-        let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.0.as_raw_fd(), sig, std::ptr::null::<u8>(), 0) };
+        let r =
+            unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.0.as_raw_fd(), sig, std::ptr::null::<u8>(), 0) };
         if r == -1 {
             return Err(SysError::new("pidfd_send_signal", format!("signal {sig}"), io::Error::last_os_error()));
         }
@@ -174,8 +177,12 @@ impl NetNs {
     /// The network namespace of process `pid` (`/proc/<pid>/ns/net`).
     pub fn of_pid(pid: u32) -> SysResult<NetNs> {
         let path = format!("/proc/{pid}/ns/net");
-        let fd = rustix::fs::open(path.as_str(), rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())
-            .ctx("open", Path::new(&path))?;
+        let fd = rustix::fs::open(
+            path.as_str(),
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ctx("open", Path::new(&path))?;
         Ok(NetNs(fd))
     }
 
@@ -284,6 +291,79 @@ pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> SysResult<()
     Ok(())
 }
 
+/// The write end of the self-pipe [`SignalCatcher`] handlers write to.
+static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn queue_signal(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; one byte from the stack.
+        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    }
+}
+
+/// Catches signals while it lives (one catcher per process at a time): each
+/// delivery becomes one byte, the signal number, readable from
+/// [`SignalCatcher::reader`]. The previous dispositions come back on drop,
+/// and the reader then sees end of file. Used by a foreground `run` to
+/// forward the signals it gets to the container (Docker's `--sig-proxy`).
+pub struct SignalCatcher {
+    reader: Option<std::fs::File>,
+    write: OwnedFd,
+    old: Vec<(i32, libc::sigaction)>,
+}
+
+impl SignalCatcher {
+    pub fn install(signals: &[i32]) -> SysResult<SignalCatcher> {
+        let (r, w) = std::io::pipe().map_err(|e| SysError::new("pipe", "signals", e))?;
+        let write = OwnedFd::from(w);
+        if SIGNAL_PIPE
+            .compare_exchange(
+                -1,
+                write.as_raw_fd(),
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            )
+            .is_err()
+        {
+            return Err(SysError::new("sigaction", "signals", io::Error::from(io::ErrorKind::ResourceBusy)));
+        }
+        let mut c = SignalCatcher { reader: Some(std::fs::File::from(OwnedFd::from(r))), write, old: Vec::new() };
+        for &sig in signals {
+            // SAFETY: a zeroed sigaction with our handler and an empty mask;
+            // the old action is kept to be restored.
+            unsafe {
+                let mut act: libc::sigaction = std::mem::zeroed();
+                act.sa_sigaction = queue_signal as *const () as libc::sighandler_t;
+                act.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut act.sa_mask);
+                let mut old: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &act, &mut old) == -1 {
+                    return Err(SysError::new("sigaction", format!("signal {sig}"), io::Error::last_os_error()));
+                }
+                c.old.push((sig, old));
+            }
+        }
+        Ok(c)
+    }
+
+    /// The read end (take it once, e.g. into a forwarding thread).
+    pub fn reader(&mut self) -> Option<std::fs::File> {
+        self.reader.take()
+    }
+}
+
+impl Drop for SignalCatcher {
+    fn drop(&mut self) {
+        for (sig, old) in self.old.drain(..) {
+            // SAFETY: restores the action saved in `install`.
+            unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
+        }
+        SIGNAL_PIPE.store(-1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// This process's RLIMIT_NOFILE (soft, hard); `u64::MAX` for unlimited.
 pub fn nofile_limit() -> (u64, u64) {
     let l = rustix::process::getrlimit(rustix::process::Resource::Nofile);
@@ -370,6 +450,22 @@ mod tests {
     }
 
     #[test]
+    fn signal_catcher_queues_and_restores() {
+        let mut c = SignalCatcher::install(&[libc::SIGUSR2]).unwrap();
+        let mut r = c.reader().unwrap();
+        assert!(SignalCatcher::install(&[libc::SIGUSR1]).is_err(), "one catcher at a time");
+        // SAFETY: raising a signal we handle.
+        unsafe { libc::raise(libc::SIGUSR2) };
+        let mut b = [0u8; 1];
+        std::io::Read::read_exact(&mut r, &mut b).unwrap();
+        assert_eq!(b[0] as i32, libc::SIGUSR2);
+        drop(c);
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut r, &mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+
+    #[test]
     fn exit_codes() {
         assert_eq!(Exit::Code(3).code(), 3);
         assert_eq!(Exit::Signal(9).code(), 137);
@@ -383,10 +479,10 @@ mod tests {
         cmd.arg("-c").arg(format!("echo $$ > {}; sleep 0.3", out.display()));
         spawn_detached(&mut cmd).unwrap();
         let pid: u32 = loop {
-            if let Ok(s) = std::fs::read_to_string(&out) {
-                if s.ends_with('\n') {
-                    break s.trim().parse().unwrap();
-                }
+            if let Ok(s) = std::fs::read_to_string(&out)
+                && s.ends_with('\n')
+            {
+                break s.trim().parse().unwrap();
             }
             std::thread::sleep(Duration::from_millis(5));
         };

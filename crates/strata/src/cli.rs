@@ -5,6 +5,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod container;
+mod volume;
+
+pub use container::*;
+pub use volume::*;
+
 const FORMAT_HELP: &str = "Format output using a custom template:
 'table':            Print output in table format with column headers (default)
 'table TEMPLATE':   Print output in table format using the given Go template
@@ -96,6 +102,33 @@ pub enum Command {
     Save(SaveArgs),
     /// Show the strata version information
     Version(VersionArgs),
+    /// Create a new container
+    Create(Box<CreateArgs>),
+    /// List containers
+    Ps(PsArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Rename a container
+    Rename(RenameArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(DiffArgs),
+    /// Create a new image from a container's changes
+    Commit(CommitArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Mount a container's root filesystem on the host and print its path
+    Mount(MountArgs),
+    /// Unmount a container's root filesystem
+    #[command(visible_alias = "umount")]
+    Unmount(UnmountArgs),
+    /// Manage containers
+    #[command(subcommand, arg_required_else_help = true)]
+    Container(ContainerCommand),
+    /// Manage volumes
+    #[command(subcommand, arg_required_else_help = true)]
+    Volume(VolumeCommand),
 }
 
 #[derive(Debug, Subcommand)]

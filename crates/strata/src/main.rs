@@ -5,7 +5,8 @@
 //! cli.rs        clap definitions only
 //! settings.rs   global options resolved into StoreOpts
 //! commands/     one file per command: arguments in, engine calls, rows out
-//! engine/       daemon-side logic the store lacks (filters, df, prune, host facts)
+//! engine/       daemon-side logic the store lacks (filters, df, prune, ps, host facts)
+//! opts/         parsers of option syntaxes (`--mount`, `-p`, `--env-file`)
 //! output/       printer (every byte of output), Docker tables, units, templates, progress
 //! error.rs      error → `Error: <message>` and exit status
 //! ```
@@ -18,6 +19,7 @@ mod cli;
 mod commands;
 mod engine;
 mod error;
+mod opts;
 mod output;
 mod settings;
 

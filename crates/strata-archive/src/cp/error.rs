@@ -10,7 +10,11 @@ pub enum CpError {
     /// A path inside the container (or volume) does not exist. The CLI appends
     /// the container's name, as Docker: `... in container web1`.
     #[error("Could not find the file {path} in container")]
-    NotFound { path: String },
+    NotFound {
+        path: String,
+        /// On the destination side (else the source's).
+        dest: bool,
+    },
     /// A host path could not be looked up; Go's `lstat PATH: no such file or directory` shape.
     #[error("{op} {}: {}", path.display(), go_errno(source))]
     HostPath {
@@ -47,6 +51,12 @@ pub enum CpError {
     /// The destination is inside the directory being copied.
     #[error("cannot copy a directory, {src:?}, into itself, {dst:?}")]
     IntoItself { src: String, dst: String },
+    /// The destination is on a read-only volume or bind mount (Docker's text).
+    #[error("mounted volume is marked read-only")]
+    ReadOnlyVolume,
+    /// The destination is on a container's read-only rootfs (Docker's text).
+    #[error("container rootfs is marked read-only")]
+    ReadOnlyRootfs,
     /// An empty path argument.
     #[error("{what} path cannot be empty")]
     EmptyPath { what: &'static str },
@@ -85,6 +95,11 @@ impl CpError {
         }
     }
 
+    /// Whether the failure is EROFS (a read-only filesystem or mount).
+    pub fn is_read_only_fs(&self) -> bool {
+        self.raw_os_error() == Some(rustix::io::Errno::ROFS.raw_os_error())
+    }
+
     /// Whether the user asked for something impossible (as opposed to an I/O failure).
     pub fn is_user_error(&self) -> bool {
         matches!(
@@ -100,6 +115,8 @@ impl CpError {
                 | CpError::TooManySymlinks { .. }
                 | CpError::IntoItself { .. }
                 | CpError::EmptyPath { .. }
+                | CpError::ReadOnlyVolume
+                | CpError::ReadOnlyRootfs
         )
     }
 

@@ -142,7 +142,7 @@ pub fn tar_from_root_with(root: &Root, src: &str, out: &mut dyn Write, opts: &Cp
     let top = resolve_src_root(root, &up, opts.follow_link)?;
     let name = up.top_name();
     let mut sink = tar_out::TarSink::new(out, names);
-    let mut w = Walker::new(&mut sink, &up.shown(), "-");
+    let mut w = Walker::new(&mut sink, &up.shown(), "-", false);
     w.copy_top(&top, &name)?;
     let mut stats = w.stats;
     stats.tar_bytes = sink.finish()?;
@@ -209,7 +209,7 @@ pub fn copy(src: Endpoint<'_>, dst: Endpoint<'_>, opts: &CpOpts, check: DestChec
         Endpoint::Host(_) => extract.clone(),
     };
     let mut tw = TreeWriter::new(extract_fd, &shown_extract, owner)?;
-    let mut w = Walker::new(&mut tw, &sup.shown(), &dup.shown());
+    let mut w = Walker::new(&mut tw, &sup.shown(), &dup.shown(), matches!(src, Endpoint::Host(_)));
     w.copy_top(&top, &name)?;
     Ok(w.stats)
 }
@@ -347,7 +347,7 @@ fn errno_of(e: &strata_sys::SysError) -> Option<Errno> {
 
 fn resolve_src_root(root: &Root, up: &UserPath, follow_link: bool) -> CpResult<SrcTop> {
     let shown = up.shown();
-    let not_found = || CpError::NotFound { path: shown.clone() };
+    let not_found = || CpError::NotFound { path: shown.clone(), dest: false };
     if up.follow_final(follow_link) {
         let fd = match root.open(Path::new(&up.clean), OFlags::PATH) {
             Ok(fd) => fd,
@@ -531,7 +531,7 @@ fn open_extraction_dir(dst: &Endpoint<'_>, dir: &str) -> CpResult<OwnedFd> {
         Endpoint::Root(root, _) => {
             let clean = go_clean(&format!("/{dir}"));
             root.open(Path::new(&clean), OFlags::RDONLY | OFlags::DIRECTORY).map_err(|e| match errno_of(&e) {
-                Some(Errno::NOENT) => CpError::NotFound { path: clean.clone() },
+                Some(Errno::NOENT) => CpError::NotFound { path: clean.clone(), dest: true },
                 Some(Errno::NOTDIR) => CpError::ExtractionPointNotDirectory { path: clean.clone() },
                 _ => CpError::Sys(e),
             })

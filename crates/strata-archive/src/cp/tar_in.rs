@@ -186,7 +186,7 @@ pub(crate) fn extract(input: impl Read, tw: &mut TreeWriter) -> CpResult<CpStats
                     stats.dirs += 1;
                 }
                 Kind::File => {
-                    let mut f = tw.create_file(pfd, &name, &rel)?;
+                    let mut f = tw.create_file(pfd, &name, &rel, meta.mode)?;
                     let mut copied = 0u64;
                     loop {
                         let n = match e.read(&mut buf) {

@@ -208,18 +208,33 @@ impl TreeWriter {
         rustix::fs::futimens(fd, &t).map_err(|e| CpError::io("utimes", self.shown(rel), e))
     }
 
-    /// A new regular file `name` in `parent`, replacing a non-directory there.
-    pub fn create_file(&self, parent: BorrowedFd<'_>, name: &OsStr, rel: &Path) -> CpResult<File> {
+    /// A new regular file `name` in `parent` (permission bits `mode`, less the
+    /// umask), replacing a non-directory there.
+    pub fn create_file(&self, parent: BorrowedFd<'_>, name: &OsStr, rel: &Path, mode: u32) -> CpResult<File> {
         let flags = OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = self.create_nondir(parent, name, rel, "create", || {
-            rustix::fs::openat(parent, name, flags, Mode::from_raw_mode(0o600))
+            rustix::fs::openat(parent, name, flags, Mode::from_raw_mode(mode & 0o777))
         })?;
         Ok(File::from(fd))
     }
 
-    /// Metadata of a file written through `f`.
+    /// Metadata of a file this copy created through `f`: owner and mode are
+    /// changed only where creation did not already get them right (each is a
+    /// journaled inode update on most filesystems).
     pub fn finish_file(&self, f: &File, m: &Meta, x: &Xattrs, rel: &Path) -> CpResult<()> {
-        self.finish_fd(f.as_fd(), m, x, rel)
+        let st = rustix::fs::fstat(f).map_err(|e| CpError::io("stat", self.shown(rel), e))?;
+        let (uid, gid) = self.owner_of(m);
+        if (st.st_uid, st.st_gid) != (uid, gid) {
+            let r = rustix::fs::fchown(f, Some(rustix::process::Uid::from_raw(uid)), Some(rustix::process::Gid::from_raw(gid)));
+            self.chown_result(r, rel)?;
+        }
+        // chown clears set-id bits, which creation never sets: both cases land here.
+        if st.st_mode & 0o7777 != m.mode & 0o7777 {
+            rustix::fs::fchmod(f, Mode::from_raw_mode(m.mode & 0o7777)).map_err(|e| CpError::io("chmod", self.shown(rel), e))?;
+        }
+        xattrs::write(On::Fd(f.as_fd()), x, false, self.privileged, &self.shown(rel))?;
+        let t = Timestamps { last_access: ts(m.atime), last_modification: ts(m.mtime) };
+        rustix::fs::futimens(f, &t).map_err(|e| CpError::io("utimes", self.shown(rel), e))
     }
 
     pub fn symlink(&self, parent: BorrowedFd<'_>, name: &OsStr, rel: &Path, target: &OsStr, m: &Meta, x: &Xattrs) -> CpResult<()> {
@@ -298,7 +313,7 @@ impl Sink for TreeWriter {
 
     fn file(&mut self, parent: Option<&DirHandle>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, data: &File) -> CpResult<bool> {
         let pfd = parent.map(|p| p.fd.as_fd()).unwrap_or(self.top.as_fd());
-        let f = self.create_file(pfd, name, rel)?;
+        let f = self.create_file(pfd, name, rel, m.mode)?;
         let method = copy_file_data(data, &f, m.size).map_err(|e| CpError::io("copy", self.shown(rel), e.source))?;
         self.finish_file(&f, m, x, rel)?;
         Ok(method == CopyMethod::Reflink)

@@ -136,11 +136,14 @@ pub(crate) struct Walker<'s, S: Sink> {
     links: HashMap<(u64, u64), PathBuf>,
     src_shown: String,
     dst_shown: String,
+    /// The source is the host's (trusted): files may be opened by name.
+    trusted: bool,
 }
 
 impl<'s, S: Sink> Walker<'s, S> {
-    pub fn new(sink: &'s mut S, src_shown: &str, dst_shown: &str) -> Self {
+    pub fn new(sink: &'s mut S, src_shown: &str, dst_shown: &str, trusted: bool) -> Self {
         Walker {
+            trusted,
             sink,
             stats: CpStats::default(),
             links: HashMap::new(),
@@ -171,18 +174,8 @@ impl<'s, S: Sink> Walker<'s, S> {
         rel: &Path,
         shown: &str,
     ) -> CpResult<()> {
-        if m.kind != Kind::Dir && m.kind != Kind::Socket && m.nlink > 1 {
-            match self.links.get(&(m.dev, m.ino)) {
-                Some(first) => {
-                    let first = first.clone();
-                    self.sink.hardlink(parent, name, rel, m, &first)?;
-                    self.stats.hardlinks += 1;
-                    return Ok(());
-                }
-                None => {
-                    self.links.insert((m.dev, m.ino), rel.to_path_buf());
-                }
-            }
+        if self.linked(m, parent, name, rel)? {
+            return Ok(());
         }
         match m.kind {
             Kind::Dir => self.dir(fd, m, parent, name, rel, shown),
@@ -192,13 +185,7 @@ impl<'s, S: Sink> Walker<'s, S> {
                 if (now.dev, now.ino) != (m.dev, m.ino) || now.kind != Kind::File {
                     return Err(CpError::Changed { path: shown.to_string(), reason: "file replaced while being copied".into() });
                 }
-                let x = xattrs::read(On::Fd(data.as_fd()), shown)?;
-                if self.sink.file(parent, name, rel, m, &x, &data)? {
-                    self.stats.reflinked += 1;
-                }
-                self.stats.files += 1;
-                self.stats.bytes += m.size;
-                Ok(())
+                self.file_data(data, m, parent, name, rel, shown)
             }
             Kind::Symlink => {
                 let target = rustix::fs::readlinkat(fd, "", Vec::new()).map_err(|e| CpError::io("readlink", shown, e))?;
@@ -225,6 +212,40 @@ impl<'s, S: Sink> Walker<'s, S> {
         }
     }
 
+    /// A regular file already open for reading (`m` from its fstat).
+    fn file(&mut self, data: File, m: &Meta, parent: Option<&S::Dir>, name: &OsStr, rel: &Path, shown: &str) -> CpResult<()> {
+        if self.linked(m, parent, name, rel)? {
+            return Ok(());
+        }
+        self.file_data(data, m, parent, name, rel, shown)
+    }
+
+    fn file_data(&mut self, data: File, m: &Meta, parent: Option<&S::Dir>, name: &OsStr, rel: &Path, shown: &str) -> CpResult<()> {
+        let x = xattrs::read(On::Fd(data.as_fd()), shown)?;
+        if self.sink.file(parent, name, rel, m, &x, &data)? {
+            self.stats.reflinked += 1;
+        }
+        self.stats.files += 1;
+        self.stats.bytes += m.size;
+        Ok(())
+    }
+
+    /// Hard links within the copied tree: true when `m`'s inode was already
+    /// copied and `name` has been made another name of that copy.
+    fn linked(&mut self, m: &Meta, parent: Option<&S::Dir>, name: &OsStr, rel: &Path) -> CpResult<bool> {
+        if m.kind == Kind::Dir || m.kind == Kind::Socket || m.nlink < 2 {
+            return Ok(false);
+        }
+        if let Some(first) = self.links.get(&(m.dev, m.ino)) {
+            let first = first.clone();
+            self.sink.hardlink(parent, name, rel, m, &first)?;
+            self.stats.hardlinks += 1;
+            return Ok(true);
+        }
+        self.links.insert((m.dev, m.ino), rel.to_path_buf());
+        Ok(false)
+    }
+
     fn dir(&mut self, fd: &OwnedFd, m: &Meta, parent: Option<&S::Dir>, name: &OsStr, rel: &Path, shown: &str) -> CpResult<()> {
         if self.sink.top_identity() == Some((m.dev, m.ino)) {
             return Err(CpError::IntoItself { src: self.src_shown.clone(), dst: self.dst_shown.clone() });
@@ -235,7 +256,12 @@ impl<'s, S: Sink> Walker<'s, S> {
         let x = xattrs::read(On::Fd(dir.as_fd()), shown)?;
         let d = self.sink.dir(parent, name, rel, m, &x)?;
         self.stats.dirs += 1;
-        let mut names: Vec<OsString> = Vec::new();
+        // Regular files are opened directly by name when opening cannot have
+        // side effects even if the entry is swapped for a device node: the
+        // source is trusted (host), or the directory is on a `nodev` mount (the
+        // store's container views are). Otherwise through O_PATH + fstat first.
+        let direct = self.trusted || rustix::fs::fstatvfs(&dir).is_ok_and(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::NODEV));
+        let mut names: Vec<(OsString, bool)> = Vec::new();
         let rd = rustix::fs::Dir::read_from(&dir).map_err(|e| CpError::io("readdir", shown, e))?;
         for ent in rd {
             let ent = ent.map_err(|e| CpError::io("readdir", shown, e))?;
@@ -243,11 +269,28 @@ impl<'s, S: Sink> Walker<'s, S> {
             if n == b"." || n == b".." {
                 continue;
             }
-            names.push(OsString::from_vec(n.to_vec()));
+            names.push((OsString::from_vec(n.to_vec()), ent.file_type() == FileType::RegularFile));
         }
         names.sort();
-        for child in names {
+        for (child, regular) in names {
             let cshown = Self::shown_child(shown, &child);
+            if direct && regular {
+                let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NOCTTY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+                match rustix::fs::openat(&dir, &child, flags, rustix::fs::Mode::empty()) {
+                    Ok(fd) => {
+                        let data = File::from(fd);
+                        let cm = fstat(data.as_fd(), &cshown)?;
+                        if cm.kind == Kind::File {
+                            self.file(data, &cm, Some(&d), &child, &rel.join(&child), &cshown)?;
+                            continue;
+                        }
+                        // Replaced since it was listed: look again below.
+                    }
+                    Err(Errno::NOENT) => continue,
+                    // A symlink now (ELOOP), or unreadable: look again below.
+                    Err(_) => {}
+                }
+            }
             let cfd = match rustix::fs::openat(&dir, &child, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, rustix::fs::Mode::empty()) {
                 Ok(fd) => fd,
                 // Removed since it was listed: copy what is there, as cp(1) and tar do.

@@ -250,6 +250,10 @@ impl Store {
         match r.kind {
             MountKind::Bind => {
                 m.source = PathBuf::from(super::spec::clean(&r.source));
+                let create = r.bind_options.as_ref().is_some_and(|b| b.create_mountpoint);
+                if create && m.source.symlink_metadata().is_err() {
+                    std::fs::create_dir_all(&m.source).ctx("create bind source", &m.source)?;
+                }
                 m.propagation = r
                     .bind_options
                     .as_ref()
@@ -411,7 +415,8 @@ fn validate_request(r: &MountRequest) -> Result<()> {
             if !r.source.starts_with('/') {
                 return Err(bad(format!("invalid mount path: '{}' mount path must be absolute", r.source)));
             }
-            if Path::new(&r.source).symlink_metadata().is_err() && std::fs::metadata(&r.source).is_err() {
+            let create = r.bind_options.as_ref().is_some_and(|b| b.create_mountpoint);
+            if !create && std::fs::metadata(&r.source).is_err() {
                 return Err(bad(format!("bind source path does not exist: {}", r.source)));
             }
             if let Some(p) = r.bind_options.as_ref().map(|b| b.propagation.as_str()).filter(|p| !p.is_empty())

@@ -119,6 +119,9 @@ pub struct BindOptions {
     /// `rprivate` (default), `private`, `rshared`, `shared`, `rslave`, `slave`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub propagation: String,
+    /// `bind-create-src`: create a missing source directory instead of failing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub create_mountpoint: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -369,7 +372,7 @@ impl ContainerSpec {
             exposed_ports.entry(port.clone()).or_insert_with(|| serde_json::json!({}));
         }
         Config {
-            hostname: self.hostname.clone().unwrap_or_else(|| String::new()),
+            hostname: self.hostname.clone().unwrap_or_default(),
             domainname: String::new(),
             user: self.user.clone().unwrap_or_else(|| ic.user.clone()),
             attach_stdin: self.open_stdin,

@@ -9,10 +9,11 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::images::{self, Extra};
+use super::{ps, volume};
 use crate::cli::DfArgs;
 use crate::engine::usage::{DiskUsage, Summary, disk_usage};
 use crate::output::formatter::{self, Format, RAW, TABLE, context};
-use crate::output::{Printer, ellipsis, template, time, truncate_id, units};
+use crate::output::{Printer, template, time, units};
 use crate::settings::Settings;
 
 pub const DEFAULT_TABLE: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
@@ -101,38 +102,8 @@ fn container_rows(u: &DiskUsage, trunc: bool) -> Vec<Value> {
     u.container_items
         .iter()
         .map(|cu| {
-            let c = &cu.container;
-            let created = time::parse(&c.created).unwrap_or(chrono::DateTime::UNIX_EPOCH);
-            let command: Vec<String> =
-                c.config.entrypoint.iter().flatten().chain(c.config.cmd.iter().flatten()).cloned().collect();
-            let command = command.join(" ");
-            let command = if trunc { ellipsis(&command, 20) } else { command };
-            let mounts: Vec<String> = c
-                .mounts
-                .iter()
-                .map(|m| {
-                    let name = if m.name.is_empty() { m.source.display().to_string() } else { m.name.clone() };
-                    if trunc { ellipsis(&name, 15) } else { name }
-                })
-                .collect();
-            let labels: Vec<String> = c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let image = if c.config.image.is_empty() { "<no image>".to_string() } else { c.config.image.clone() };
-            context(vec![
-                ("Command", json!(format!("{command:?}"))),
-                ("CreatedAt", json!(time::go_string(created))),
-                ("ID", json!(if trunc { truncate_id(&c.id) } else { c.id.clone() })),
-                ("Image", json!(image)),
-                ("Labels", json!(labels.join(","))),
-                ("LocalVolumes", json!(cu.local_volumes.to_string())),
-                ("Mounts", json!(mounts.join(","))),
-                ("Names", json!(c.name.trim_start_matches('/'))),
-                ("Networks", json!("")),
-                ("Ports", json!("")),
-                ("RunningFor", json!(units::since(created, now))),
-                ("Size", json!(units::human_size_precision(cu.size_rw as f64, 3))),
-                ("State", json!(c.state.status)),
-                ("Status", json!(status(&c.state, now))),
-            ])
+            let row = ps::Row { image: cu.image.clone(), size: Some((cu.size_rw, 0)), local_volumes: cu.local_volumes };
+            ps::row_context(&cu.container, &row, trunc, now)
         })
         .collect()
 }
@@ -170,25 +141,7 @@ pub fn status(s: &strata_store::container::State, now: chrono::DateTime<Utc>) ->
 
 /// The docker CLI's volume context for `-v`.
 fn volume_rows(u: &DiskUsage) -> Vec<Value> {
-    u.volume_items
-        .iter()
-        .map(|vu| {
-            let v = &vu.volume;
-            let labels: Vec<String> = v.labels.iter().map(|(k, val)| format!("{k}={val}")).collect();
-            context(vec![
-                ("Availability", json!("N/A")),
-                ("Driver", json!(v.driver)),
-                ("Group", json!("N/A")),
-                ("Labels", json!(labels.join(","))),
-                ("Links", json!(vu.ref_count.to_string())),
-                ("Mountpoint", json!(v.mountpoint.display().to_string())),
-                ("Name", json!(v.name)),
-                ("Scope", json!("local")),
-                ("Size", json!(units::human_size(vu.size as f64))),
-                ("Status", json!("N/A")),
-            ])
-        })
-        .collect()
+    u.volume_items.iter().map(|vu| volume::ls::row(&vu.volume, Some(vu.ref_count), Some(vu.size))).collect()
 }
 
 fn verbose(u: &DiskUsage, source: &str, p: &mut Printer) -> anyhow::Result<()> {
@@ -344,6 +297,7 @@ mod tests {
             binds: vec![],
             volumes_from: vec![],
             read_only: false,
+            host: Default::default(),
             state: State { status: "created".into(), started_at: "0001-01-01T00:00:00Z".into(), ..Default::default() },
         };
         let v = Volume {
@@ -356,7 +310,12 @@ mod tests {
             mountpoint: "/v/data/_data".into(),
         };
         let u = DiskUsage {
-            container_items: vec![ContainerUsage { container: c, size_rw: 300, local_volumes: 1 }],
+            container_items: vec![ContainerUsage {
+                container: c,
+                size_rw: 300,
+                local_volumes: 1,
+                image: "busybox".into(),
+            }],
             volume_items: vec![VolumeUsage { volume: v, size: 50, ref_count: 1 }],
             ..Default::default()
         };
@@ -367,7 +326,7 @@ mod tests {
         assert!(
             out.contains(
                 "CONTAINER ID   IMAGE     COMMAND                  LOCAL VOLUMES   SIZE      CREATED       STATUS    NAMES\n\
-                 0123456789ab   busybox   \"/bin/sh -c sleep 10…\"   1               300B      3 hours ago   Created   web\n"
+                 0123456789ab   busybox   \"/bin/sh -c 'sleep 1…\"   1               300B      3 hours ago   Created   web\n"
             ),
             "{out}"
         );

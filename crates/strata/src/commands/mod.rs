@@ -3,21 +3,33 @@
 //! output layer. Aliases (`image ls` = `images`, `image rm` = `rmi`, ...) share
 //! one implementation.
 
+pub mod commit;
+pub mod container_prune;
+pub mod cp;
+pub mod create;
 pub mod df;
+pub mod diff;
+pub mod export;
 pub mod history;
 pub mod images;
 pub mod import;
 pub mod info;
 pub mod inspect;
 pub mod load;
+pub mod mount;
 pub mod prune;
+pub mod ps;
+pub mod rename;
+pub mod rm;
 pub mod rmi;
 pub mod save;
 pub mod system_check;
 pub mod tag;
+pub mod unmount;
 pub mod version;
+pub mod volume;
 
-use crate::cli::{Command, ImageCommand, SystemCommand};
+use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand, VolumeCommand};
 use crate::output::Printer;
 use crate::settings::Settings;
 
@@ -49,5 +61,39 @@ pub fn run(command: Command, s: &Settings, p: &mut Printer) -> anyhow::Result<()
         Command::Load(a) => load::run(s, &a, p),
         Command::Save(a) => save::run(s, &a, p),
         Command::Version(a) => version::run(&a, p),
+        Command::Create(a) => create::run(s, &a, p),
+        Command::Ps(a) => ps::run(s, &a, p),
+        Command::Rm(a) => rm::run(s, &a, p),
+        Command::Rename(a) => rename::run(s, &a, p),
+        Command::Diff(a) => diff::run(s, &a, p),
+        Command::Commit(a) => commit::run(s, &a, p),
+        Command::Export(a) => export::run(s, &a, p),
+        Command::Cp(a) => cp::run(s, &a, p),
+        Command::Mount(a) => mount::run(s, &a, p),
+        Command::Unmount(a) => unmount::run(s, &a, p),
+        Command::Container(c) => match c {
+            ContainerCommand::Ls(a) => ps::run(s, &a, p),
+            ContainerCommand::Create(a) => create::run(s, &a, p),
+            ContainerCommand::Rm(a) => rm::run(s, &a, p),
+            ContainerCommand::Inspect(a) => inspect::run_container(s, &a, p),
+            ContainerCommand::Rename(a) => rename::run(s, &a, p),
+            ContainerCommand::Diff(a) => diff::run(s, &a, p),
+            ContainerCommand::Commit(a) => commit::run(s, &a, p),
+            ContainerCommand::Export(a) => export::run(s, &a, p),
+            ContainerCommand::Cp(a) => cp::run(s, &a, p),
+            ContainerCommand::Mount(a) => mount::run(s, &a, p),
+            ContainerCommand::Unmount(a) => unmount::run(s, &a, p),
+            ContainerCommand::Prune(a) => container_prune::run(s, &a, p),
+        },
+        Command::Volume(c) => match c {
+            VolumeCommand::Create(a) => volume::create::run(s, &a, p),
+            VolumeCommand::Ls(a) => volume::ls::run(s, &a, p),
+            VolumeCommand::Inspect(a) => inspect::run_volume(s, &a, p),
+            VolumeCommand::Rm(a) => volume::rm::run(s, &a, p),
+            VolumeCommand::Prune(a) => volume::prune::run(s, &a, p),
+            VolumeCommand::Clone(a) => volume::clone::run(s, &a, p),
+            VolumeCommand::Rename(a) => volume::rename::run(s, &a, p),
+            VolumeCommand::Update(a) => volume::update::run(s, &a, p),
+        },
     }
 }

@@ -37,21 +37,24 @@ pub fn run(s: &Settings, a: &SaveArgs, p: &mut Printer) -> anyhow::Result<()> {
         Some(path) => {
             let store = s.open_store()?;
             let bars = progress::for_terminal(p, false, "Saving layer");
-            write_atomically(path, |w| Ok(save(&store, &a.images, w, bars.as_ref())?))?;
+            write_atomically(path, "failed to save image", |w| Ok(save(&store, &a.images, w, bars.as_ref())?))?;
         }
     }
     Ok(())
 }
 
 /// Write `path` through `fill`, replacing it only when `fill` succeeded.
-pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+/// Errors of the file handling start with `what` (`failed to save image`).
+pub fn write_atomically(
+    path: &Path,
+    what: &str,
+    fill: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("failed to save image: {} is not a file name", path.display()))?;
+    let name = path.file_name().ok_or_else(|| anyhow::anyhow!("{what}: {} is not a file name", path.display()))?;
     let staging = dir.join(format!(".{}.strata-{}.tmp", name.to_string_lossy(), std::process::id()));
     match rustix::fs::open(&dir, OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o600)) {
         Ok(fd) => {
@@ -61,8 +64,8 @@ pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> anyhow
             let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
             let _ = std::fs::remove_file(&staging);
             rustix::fs::linkat(CWD, proc_path.as_str(), CWD, &staging, AtFlags::SYMLINK_FOLLOW)
-                .map_err(|e| anyhow::anyhow!("failed to save image: link {}: {e}", staging.display()))?;
-            publish(&staging, path, &dir)
+                .map_err(|e| anyhow::anyhow!("{what}: link {}: {e}", staging.display()))?;
+            publish(&staging, path, &dir, what)
         }
         Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
             let file = std::fs::OpenOptions::new()
@@ -70,16 +73,16 @@ pub fn write_atomically(path: &Path, fill: impl FnOnce(&mut dyn Write) -> anyhow
                 .create_new(true)
                 .mode(0o600)
                 .open(&staging)
-                .map_err(|e| anyhow::anyhow!("failed to save image: create {}: {e}", staging.display()))?;
+                .map_err(|e| anyhow::anyhow!("{what}: create {}: {e}", staging.display()))?;
             match fill_and_sync(file, fill) {
-                Ok(_) => publish(&staging, path, &dir),
+                Ok(_) => publish(&staging, path, &dir, what),
                 Err(e) => {
                     let _ = std::fs::remove_file(&staging);
                     Err(e)
                 }
             }
         }
-        Err(e) => Err(anyhow::anyhow!("failed to save image: open {}: {e}", dir.display())),
+        Err(e) => Err(anyhow::anyhow!("{what}: open {}: {e}", dir.display())),
     }
 }
 
@@ -91,10 +94,10 @@ fn fill_and_sync(file: File, fill: impl FnOnce(&mut dyn Write) -> anyhow::Result
     Ok(file)
 }
 
-fn publish(staging: &Path, path: &Path, dir: &Path) -> anyhow::Result<()> {
+fn publish(staging: &Path, path: &Path, dir: &Path, what: &str) -> anyhow::Result<()> {
     if let Err(e) = std::fs::rename(staging, path) {
         let _ = std::fs::remove_file(staging);
-        anyhow::bail!("failed to save image: rename to {}: {e}", path.display());
+        anyhow::bail!("{what}: rename to {}: {e}", path.display());
     }
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
@@ -111,13 +114,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.tar");
         std::fs::write(&target, b"old").unwrap();
-        let r = write_atomically(&target, |w| {
+        let r = write_atomically(&target, "failed", |w| {
             w.write_all(b"partial")?;
             anyhow::bail!("boom")
         });
         assert!(r.is_err());
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
-        write_atomically(&target, |w| Ok(w.write_all(b"new")?)).unwrap();
+        write_atomically(&target, "failed", |w| Ok(w.write_all(b"new")?)).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("out.tar")]);

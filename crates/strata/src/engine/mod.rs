@@ -2,6 +2,7 @@
 //! the Docker daemon computes between its stores and the API. Nothing here
 //! prints; commands turn the results into output.
 
+pub mod containers;
 pub mod filters;
 pub mod glob;
 pub mod host;

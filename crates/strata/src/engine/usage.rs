@@ -8,7 +8,8 @@
 //! - Containers: SIZE = the writable layers' changed files (Docker's `SizeRw`),
 //!   ACTIVE = running, paused or restarting; the others are reclaimable.
 //! - Local volumes: SIZE = their data, ACTIVE = referenced by a container; the
-//!   unreferenced ones are reclaimable.
+//!   unreferenced ones are reclaimable; LINKS (`-v`) = the containers using
+//!   one. Volumes with driver options are not counted, as in Docker.
 //! - Build cache: strata has none yet.
 //!
 //! [`disk_usage`] is the one call that sums all of them.
@@ -51,6 +52,8 @@ pub struct ContainerUsage {
     pub size_rw: u64,
     /// Mounts of named or anonymous volumes.
     pub local_volumes: usize,
+    /// The image as moby reports it (the name used, or the id).
+    pub image: String,
 }
 
 /// One volume in `system df -v`.
@@ -140,14 +143,15 @@ fn containers(store: &Store, usage: &mut DiskUsage) -> anyhow::Result<()> {
         } else {
             usage.containers.reclaimable += size_rw;
         }
-        usage.container_items.push(ContainerUsage { container: c, size_rw, local_volumes });
+        let image = super::containers::image_name(store, &c);
+        usage.container_items.push(ContainerUsage { container: c, size_rw, local_volumes, image });
     }
     Ok(())
 }
 
 /// moby's `ChangesSize`: the sizes of everything but directories among the
 /// writable layer's added and changed paths, hard links counted once.
-fn size_rw(store: &Store, c: &Container) -> anyhow::Result<u64> {
+pub fn size_rw(store: &Store, c: &Container) -> anyhow::Result<u64> {
     let dir = store.driver().diff_dir(&c.rw_id);
     let mut seen = HashSet::new();
     let mut total = 0;
@@ -164,8 +168,13 @@ fn size_rw(store: &Store, c: &Container) -> anyhow::Result<u64> {
     Ok(total)
 }
 
+/// Volumes with driver options (tmpfs, nfs, binds of host directories) are
+/// left out, as moby's `LocalVolumesSize` does: their data is not ours.
 fn volumes(store: &Store, usage: &mut DiskUsage) -> anyhow::Result<()> {
     for v in store.volumes()? {
+        if !v.options.is_empty() {
+            continue;
+        }
         let size = store.volume_size(&v)?;
         let ref_count = store.volume_users(&v.name)?.len() as u64;
         usage.volumes.total_count += 1;

@@ -201,3 +201,52 @@ pub fn archive_layer_files(archive: &[u8]) -> Vec<String> {
     }
     files
 }
+
+pub fn add_symlink(b: &mut tar::Builder<Vec<u8>>, path: &str, target: &str) {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    h.set_mtime(1_700_000_000);
+    b.append_link(&mut h, path, target).unwrap();
+}
+
+/// A busybox-like rootfs: `/bin/busybox` and its `sh` link, `/etc/group`,
+/// `/data/f.txt` (the image of docker-behaviour.md §2), `/notvol.txt`.
+pub fn busybox_rootfs() -> Vec<u8> {
+    layer_tar(|b| {
+        add_dir(b, "bin/", 0o755);
+        add_file(b, "bin/busybox", &[0x7f, b'E', b'L', b'F', 0, 0, 0, 0], 0o755);
+        add_symlink(b, "bin/sh", "busybox");
+        add_dir(b, "etc/", 0o755);
+        add_file(b, "etc/group", b"root:x:0:\n", 0o644);
+        add_dir(b, "data/", 0o755);
+        add_file(b, "data/f.txt", b"image-data\n", 0o644);
+        add_file(b, "notvol.txt", b"x\n", 0o644);
+    })
+}
+
+impl Env {
+    /// Run with `input` on stdin.
+    pub fn run_in(&self, args: &[&str], input: &[u8]) -> Output {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child =
+            self.cmd().args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Import [`busybox_rootfs`] as `reference` with `CMD ["sh"]` and the
+    /// given extra Dockerfile instructions (`VOLUME /data`); returns its id.
+    pub fn import_busybox(&self, reference: &str, changes: &[&str]) -> String {
+        let mut args = vec!["import", "-c", "CMD [\"sh\"]"];
+        for c in changes {
+            args.extend(["-c", c]);
+        }
+        args.extend(["-", reference]);
+        let out = self.run_in(&args, &busybox_rootfs());
+        assert!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+}

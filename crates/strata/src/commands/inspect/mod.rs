@@ -1,54 +1,103 @@
-//! `image inspect` and `inspect`: Docker's image inspect document (API 1.50,
-//! Engine 28), printed by the docker CLI's inspector.
+//! `inspect`, `image inspect`, `container inspect` and `volume inspect`:
+//! Docker's inspect documents (API 1.50, Engine 28), printed by the docker
+//! CLI's inspector.
 //!
+//! `inspect NAME` looks for a container, then an image, then a volume, as
+//! the docker CLI does; `--type` restricts it to one kind.
 //! Without `--format` the documents are a JSON array indented by 4 spaces
 //! (HTML characters escaped, as the daemon's JSON encoder does); `--format json`
 //! prints it compact; any other format is a template run on each document.
 //! Names that do not resolve are reported after the output (`[]` when nothing
 //! was found) and the exit status is 1.
+//!
+//! Files: `container.rs` (the container document), `volume.rs` (the volume one).
+
+mod container;
+mod volume;
 
 use serde_json::{Map, Value, json};
 use strata_store::config::ContainerConfig;
-use strata_store::{ErrorKind, Image, Store};
+use strata_store::{ErrorKind, Image, Store, StoreError};
 
-use crate::cli::{ImageInspectArgs, InspectArgs};
+pub use self::container::container_document;
+pub use self::volume::volume_document;
+use crate::cli::{ContainerInspectArgs, ImageInspectArgs, InspectArgs, VolumeInspectArgs};
 use crate::engine::tags::last_tag_time;
 use crate::error::{Exit, StatusError};
 use crate::output::template::{Mode, Template, escape_html};
 use crate::output::{Printer, time};
 use crate::settings::Settings;
 
-/// Object types `inspect --type` accepts. Only images exist so far; the other
-/// types have no store yet, so every name of theirs is "not found".
+/// Object types `inspect --type` accepts.
 const TYPES: &[&str] = &["container", "image", "volume"];
+
+/// What to look a name up as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Container,
+    Image,
+    Volume,
+    /// Container, image, then volume.
+    Any,
+}
 
 pub fn run_image(s: &Settings, a: &ImageInspectArgs, p: &mut Printer) -> anyhow::Result<()> {
     let inspector = Inspector::new(a.format.as_deref())?;
     let store = s.open_store()?;
-    inspect(&store, &a.images, inspector, p, |_, e| e.to_string())
+    inspect(&store, &a.images, Kind::Image, false, inspector, p)
+}
+
+pub fn run_container(s: &Settings, a: &ContainerInspectArgs, p: &mut Printer) -> anyhow::Result<()> {
+    let inspector = Inspector::new(a.format.as_deref())?;
+    let store = s.open_store()?;
+    inspect(&store, &a.containers, Kind::Container, a.size, inspector, p)
+}
+
+pub fn run_volume(s: &Settings, a: &VolumeInspectArgs, p: &mut Printer) -> anyhow::Result<()> {
+    let inspector = Inspector::new(a.format.as_deref())?;
+    let store = s.open_store()?;
+    inspect(&store, &a.volumes, Kind::Volume, false, inspector, p)
 }
 
 pub fn run(s: &Settings, a: &InspectArgs, p: &mut Printer) -> anyhow::Result<()> {
-    let kind = a.kind.as_deref().filter(|k| !k.is_empty());
-    if let Some(k) = kind
-        && !TYPES.contains(&k)
-    {
-        anyhow::bail!("unknown type: {k:?}: must be one of \"{}\"", TYPES.join("\", \""));
-    }
+    let kind = match a.kind.as_deref().filter(|k| !k.is_empty()) {
+        None => Kind::Any,
+        Some("container") => Kind::Container,
+        Some("image") => Kind::Image,
+        Some("volume") => Kind::Volume,
+        Some(k) => anyhow::bail!("unknown type: {k:?}: must be one of \"{}\"", TYPES.join("\", \"")),
+    };
     let inspector = Inspector::new(a.format.as_deref())?;
-    if a.size {
-        p.errln("WARNING: --size ignored for image")?;
+    if a.size && matches!(kind, Kind::Image | Kind::Volume) {
+        let what = if kind == Kind::Image { "image" } else { "volume" };
+        p.errln(&format!("WARNING: --size ignored for {what}"))?;
     }
     let store = s.open_store()?;
-    match kind {
-        Some("image") => inspect(&store, &a.names, inspector, p, |_, e| e.to_string()),
-        Some(other) => {
-            let what = other.to_string();
-            inspect_nothing(&a.names, inspector, p, |n| format!("No such {what}: {n}"))
+    inspect(&store, &a.names, kind, a.size, inspector, p)
+}
+
+/// The document for `name`, or the error line to report.
+fn lookup(store: &Store, name: &str, kind: Kind, size: bool) -> anyhow::Result<Result<Value, String>> {
+    let not_found = |e: &StoreError| e.kind() == ErrorKind::NotFound;
+    if matches!(kind, Kind::Container | Kind::Any) {
+        match store.container(name) {
+            Ok(c) => return Ok(Ok(container_document(store, &c, size)?)),
+            Err(e) if kind == Kind::Any && not_found(&e) => {}
+            Err(e) => return Ok(Err(e.to_string())),
         }
-        None => inspect(&store, &a.names, inspector, p, |name, e| {
-            if e.kind() == ErrorKind::NotFound { format!("No such object: {name}") } else { e.to_string() }
-        }),
+    }
+    if matches!(kind, Kind::Image | Kind::Any) {
+        match store.image(name) {
+            Ok(img) => return Ok(Ok(image_document(store, &img)?)),
+            Err(e) if kind == Kind::Any && (not_found(&e) || e.kind() == ErrorKind::InvalidArgument) => {}
+            Err(e) => return Ok(Err(e.to_string())),
+        }
+    }
+    match store.find_volume(name) {
+        Ok(Some(v)) => Ok(Ok(volume_document(&v))),
+        Ok(None) if kind == Kind::Any => Ok(Err(format!("No such object: {name}"))),
+        Ok(None) => Ok(Err(StoreError::NoSuchVolume(name.to_string()).to_string())),
+        Err(e) => Ok(Err(e.to_string())),
     }
 }
 
@@ -75,29 +124,20 @@ impl Inspector {
 fn inspect(
     store: &Store,
     names: &[String],
+    kind: Kind,
+    size: bool,
     inspector: Inspector,
     p: &mut Printer,
-    not_found: impl Fn(&str, &strata_store::StoreError) -> String,
 ) -> anyhow::Result<()> {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for name in names {
-        match store.image(name) {
-            Ok(img) => docs.push(image_document(store, &img)?),
-            Err(e) => errors.push(not_found(name, &e)),
+        match lookup(store, name, kind, size)? {
+            Ok(doc) => docs.push(doc),
+            Err(e) => errors.push(e),
         }
     }
     flush(docs, errors, inspector, p)
-}
-
-fn inspect_nothing(
-    names: &[String],
-    inspector: Inspector,
-    p: &mut Printer,
-    not_found: impl Fn(&str) -> String,
-) -> anyhow::Result<()> {
-    let errors = names.iter().map(|n| not_found(n)).collect();
-    flush(Vec::new(), errors, inspector, p)
 }
 
 /// Print the documents, then the errors; exit 1 if there were any.
