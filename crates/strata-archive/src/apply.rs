@@ -583,6 +583,9 @@ impl Applier<'_> {
             if sparse {
                 f.set_len(size).map_err(|err| ArchiveError::io("truncate", host(), err))?;
             }
+            // Start writeback now, so the caller's final syncfs finds little
+            // left to flush: persisting overlaps with extracting.
+            sfs::start_writeback(&f);
         }
         if self.opts.same_owner {
             std::os::unix::fs::fchown(&f, Some(meta.uid), Some(meta.gid))

@@ -272,7 +272,11 @@ fn helper_get(helper: &str, registry: &str) -> Result<Option<Credentials>> {
     let username = v.get("Username").and_then(Value::as_str).unwrap_or("").to_string();
     let secret = v.get("Secret").and_then(Value::as_str).unwrap_or("").to_string();
     if username == "<token>" {
-        return Ok(Some(Credentials { username: String::new(), password: String::new(), identity_token: Some(secret) }));
+        return Ok(Some(Credentials {
+            username: String::new(),
+            password: String::new(),
+            identity_token: Some(secret),
+        }));
     }
     Ok(Some(Credentials { username, password: secret, identity_token: None }))
 }
@@ -403,7 +407,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sub/config.json");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, r#"{"psFormat":"x","auths":{"https://127.0.0.1:5000/v2/":{"auth":"b2xkOm9sZA=="}}}"#).unwrap();
+        std::fs::write(&path, r#"{"psFormat":"x","auths":{"https://127.0.0.1:5000/v2/":{"auth":"b2xkOm9sZA=="}}}"#)
+            .unwrap();
         let cfg = DockerConfig::new(&path);
         assert_eq!(cfg.get("127.0.0.1:5000").unwrap(), Some(Credentials::new("old", "old")));
         cfg.store("127.0.0.1:5000", &Credentials::new("u", "p:w")).unwrap();

@@ -99,7 +99,12 @@ pub fn repo_digests(store: &Store, image: &strata_store::Image) -> Vec<Reference
 }
 
 /// Record `repo@digest` for an image (Docker's RepoDigests).
-pub fn record_repo_digest(store: &Store, image: &strata_store::Image, reference: &Reference, manifest: &Digest) -> Result<()> {
+pub fn record_repo_digest(
+    store: &Store,
+    image: &strata_store::Image,
+    reference: &Reference,
+    manifest: &Digest,
+) -> Result<()> {
     let r = Reference { tag: None, digest: Some(manifest.to_string()), ..reference.clone() };
     store.create_image(&image.config_bytes, &[r])?;
     Ok(())

@@ -40,7 +40,11 @@ enum Auth {
     /// The registry asked for nothing.
     Anonymous,
     Basic,
-    Bearer { realm: String, service: Option<String>, token: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        token: Option<String>,
+    },
 }
 
 pub(crate) struct Client {
@@ -125,11 +129,8 @@ impl Client {
             match agent.run(req) {
                 Ok(mut resp) => {
                     let status = resp.status().as_u16();
-                    let challenge = resp
-                        .headers()
-                        .get("www-authenticate")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_challenge);
+                    let challenge =
+                        resp.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).and_then(parse_challenge);
                     let _ = resp.body_mut().with_config().limit(1 << 16).read_to_vec();
                     if status == 404 {
                         return Err(RegistryError::protocol(&self.registry, url, "not a registry: /v2/ answered 404"));
@@ -447,7 +448,12 @@ mod tests {
 
     #[test]
     fn reads_spec_errors() {
-        let e = api_error("r:1", "manifest", 404, br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#);
+        let e = api_error(
+            "r:1",
+            "manifest",
+            404,
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+        );
         assert_eq!(e.to_string(), "r:1: manifest: 404 MANIFEST_UNKNOWN: manifest unknown");
         let e = api_error("r:1", "blob", 502, b"bad gateway");
         assert_eq!(e.to_string(), "r:1: blob: 502 Bad Gateway: bad gateway");

@@ -130,11 +130,7 @@ impl RegistryConfig {
 
     /// An HTTP agent for `host`; `verify=false` accepts any certificate (insecure registries).
     pub(crate) fn agent(&self, host: &str, verify: bool) -> Result<ureq::Agent> {
-        let tls = if verify {
-            self.tls_for(host)?
-        } else {
-            TlsConfig::builder().disable_verification(true).build()
-        };
+        let tls = if verify { self.tls_for(host)? } else { TlsConfig::builder().disable_verification(true).build() };
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .tls_config(tls)

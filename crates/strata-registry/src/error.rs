@@ -17,9 +17,7 @@ pub enum RegistryError {
     #[error("login to {registry} failed: {reason}")]
     LoginFailed { registry: String, reason: String },
     /// Docker's message for a repository one may not read.
-    #[error(
-        "pull access denied for {repository}, repository does not exist or may require 'strata login': {message}"
-    )]
+    #[error("pull access denied for {repository}, repository does not exist or may require 'strata login': {message}")]
     PullDenied { repository: String, message: String },
     #[error("push access denied for {repository} at {registry}: {message}")]
     PushDenied { registry: String, repository: String, message: String },
@@ -45,7 +43,12 @@ pub enum RegistryError {
     #[error("TLS configuration: {}: {reason}", path.display())]
     Tls { path: PathBuf, reason: String },
     #[error("{op} {}: {source}", path.display())]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

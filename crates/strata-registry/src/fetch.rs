@@ -238,7 +238,11 @@ fn download_inner(job: &Job<'_>) -> Result<()> {
     loop {
         match fetch_range(job, &mut file, &mut hasher, &mut have, &id) {
             Ok(()) => break,
-            Err(e) if e.is_retryable() && attempt < job.client.config().attempts && !job.cancel.load(Ordering::Relaxed) => {
+            Err(e)
+                if e.is_retryable()
+                    && attempt < job.client.config().attempts
+                    && !job.cancel.load(Ordering::Relaxed) =>
+            {
                 tracing::info!("{}: {e}; retrying from byte {have}", job.what);
                 attempt += 1;
                 job.progress.layer(&id, &Status::Retrying { attempt });
@@ -246,7 +250,11 @@ fn download_inner(job: &Job<'_>) -> Result<()> {
                 pause *= 2;
             }
             Err(RegistryError::Transport { method, url, reason, retryable }) => {
-                let kept = if have > 0 { format!("; {have} of {size} bytes kept, pull again to resume") } else { String::new() };
+                let kept = if have > 0 {
+                    format!("; {have} of {size} bytes kept, pull again to resume")
+                } else {
+                    String::new()
+                };
                 return Err(RegistryError::Transport {
                     method,
                     url,

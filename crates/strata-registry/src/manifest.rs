@@ -125,7 +125,9 @@ pub fn parse(bytes: &[u8], content_type: &str, what: &str) -> Result<(String, Do
     {
         return Err(RegistryError::Unsupported {
             what: what.to_string(),
-            reason: "Docker Image manifest version 2, schema 1 is not supported; push the image again with a newer client".into(),
+            reason:
+                "Docker Image manifest version 2, schema 1 is not supported; push the image again with a newer client"
+                    .into(),
         });
     }
     if !is_index(&media_type) && !is_image_manifest(&media_type) {
@@ -153,7 +155,8 @@ impl Platform {
 
     /// `os/arch[/variant]`, or `arch` alone (Docker's `platforms.Parse`, lowercase).
     pub fn parse(s: &str) -> Result<Platform> {
-        let bad = || RegistryError::invalid(format!("platform {s:?}"), "expected os/arch[/variant], e.g. linux/arm64/v8");
+        let bad =
+            || RegistryError::invalid(format!("platform {s:?}"), "expected os/arch[/variant], e.g. linux/arm64/v8");
         let parts: Vec<&str> = s.trim().split('/').collect();
         if parts.iter().any(|p| p.is_empty()) || parts.len() > 3 {
             return Err(bad());
@@ -260,9 +263,15 @@ mod tests {
         let (mt, doc) = parse(idx.as_bytes(), "", "index").unwrap();
         assert_eq!(mt, OCI_INDEX);
         let Document::Index(i) = doc else { panic!() };
-        assert_eq!(select(&i, &Platform::parse("linux/amd64").unwrap()).unwrap().digest, format!("sha256:{}", "c".repeat(64)));
+        assert_eq!(
+            select(&i, &Platform::parse("linux/amd64").unwrap()).unwrap().digest,
+            format!("sha256:{}", "c".repeat(64))
+        );
         assert!(select(&i, &Platform::parse("linux/s390x").unwrap()).is_none());
         let schema1 = r#"{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}"#;
-        assert!(matches!(parse(schema1.as_bytes(), DOCKER_SCHEMA1_SIGNED, "m"), Err(RegistryError::Unsupported { .. })));
+        assert!(matches!(
+            parse(schema1.as_bytes(), DOCKER_SCHEMA1_SIGNED, "m"),
+            Err(RegistryError::Unsupported { .. })
+        ));
     }
 }

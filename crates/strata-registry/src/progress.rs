@@ -9,15 +9,26 @@ pub enum Status {
     Waiting,
     /// The layer is in the store already: nothing is downloaded.
     AlreadyExists,
-    Downloading { current: u64, total: u64 },
+    Downloading {
+        current: u64,
+        total: u64,
+    },
     /// A connection failed; the download resumes (attempt `n`).
-    Retrying { attempt: u32 },
+    Retrying {
+        attempt: u32,
+    },
     VerifyingChecksum,
     DownloadComplete,
-    Extracting { current: u64, total: u64 },
+    Extracting {
+        current: u64,
+        total: u64,
+    },
     PullComplete,
     Preparing,
-    Pushing { current: u64, total: Option<u64> },
+    Pushing {
+        current: u64,
+        total: Option<u64>,
+    },
     Pushed,
     LayerAlreadyExists,
     MountedFrom(String),

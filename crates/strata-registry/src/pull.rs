@@ -95,7 +95,11 @@ pub(crate) fn get_manifest(client: &Client, reference: &Reference, by: &str) -> 
         .read_to_vec()
         .map_err(|e| RegistryError::transport("GET", &path, e))?;
     let digest = Digest::of_bytes(&bytes);
-    let expected = if by.starts_with("sha256:") { Some(by.to_string()) } else { header_digest.filter(|d| d.starts_with("sha256:")) };
+    let expected = if by.starts_with("sha256:") {
+        Some(by.to_string())
+    } else {
+        header_digest.filter(|d| d.starts_with("sha256:"))
+    };
     if let Some(exp) = expected
         && exp != digest.as_str()
     {
@@ -112,7 +116,12 @@ pub(crate) fn get_manifest(client: &Client, reference: &Reference, by: &str) -> 
 
 /// Pull `reference` into the store: the image, tagged (when the reference has
 /// a tag) and with its repo digest recorded.
-pub fn pull(store: &Store, reference: &Reference, opts: &PullOpts, progress: &dyn TransferProgress) -> Result<PullReport> {
+pub fn pull(
+    store: &Store,
+    reference: &Reference,
+    opts: &PullOpts,
+    progress: &dyn TransferProgress,
+) -> Result<PullReport> {
     let quiet = crate::progress::NoProgress;
     let progress: &dyn TransferProgress = if opts.quiet { &quiet } else { progress };
     let want = match &opts.platform {
@@ -168,7 +177,8 @@ pub fn pull(store: &Store, reference: &Reference, opts: &PullOpts, progress: &dy
         return Ok(PullReport { image, digest: repo_digest, downloaded: 0, updated });
     }
 
-    let config_bytes = fetch::get_small(&client, &reference.path, &manifest.config, manifest::MAX_CONFIG, "image config")?;
+    let config_bytes =
+        fetch::get_small(&client, &reference.path, &manifest.config, manifest::MAX_CONFIG, "image config")?;
     let config = ImageConfig::parse(&config_bytes)?;
     if opts.platform.is_some() {
         let got = Platform {
@@ -178,18 +188,17 @@ pub fn pull(store: &Store, reference: &Reference, opts: &PullOpts, progress: &dy
             variant: config.variant.clone(),
         };
         if !want.matches(&got) {
-            return Err(RegistryError::NoMatchingPlatform { reference: reference.familiar(), platform: want.to_string() });
+            return Err(RegistryError::NoMatchingPlatform {
+                reference: reference.familiar(),
+                platform: want.to_string(),
+            });
         }
     }
     if config.rootfs.diff_ids.len() != manifest.layers.len() {
         return Err(RegistryError::protocol(
             &client.registry,
             format!("manifest {}", reference.familiar()),
-            format!(
-                "{} layers but the config lists {} DiffIDs",
-                manifest.layers.len(),
-                config.rootfs.diff_ids.len()
-            ),
+            format!("{} layers but the config lists {} DiffIDs", manifest.layers.len(), config.rootfs.diff_ids.len()),
         ));
     }
     let mut plan = Vec::new();
@@ -295,7 +304,7 @@ fn fetch_layers(
     let slots: Vec<Slot> = missing.iter().map(|_| Slot::default()).collect();
     let results: Vec<std::sync::Mutex<Option<Result<()>>>> = missing.iter().map(|_| Default::default()).collect();
     let next = AtomicUsize::new(0);
-    let cancel = AtomicBool::new(false);
+    let cancel: Vec<AtomicBool> = missing.iter().map(|_| AtomicBool::new(false)).collect();
     let workers = client.config().max_concurrent_downloads.clamp(1, 8).min(missing.len());
     for &i in missing.iter().skip(workers) {
         progress.layer(short_id(plan[i].blob.as_str()), &Status::Waiting);
@@ -309,7 +318,7 @@ fn fetch_layers(
             digest: l.blob.clone(),
             path: ingest.path(&l.blob),
             slot: &slots[k],
-            cancel: &cancel,
+            cancel: &cancel[k],
             progress,
             what: format!("layer {} of {}", l.blob, reference.familiar_repository()),
         }
@@ -322,7 +331,7 @@ fn fetch_layers(
                     if k >= missing.len() {
                         break;
                     }
-                    let r = if cancel.load(Ordering::Relaxed) {
+                    let r = if cancel[k].load(Ordering::Relaxed) {
                         let e = RegistryError::Cancelled("cancelled".into());
                         slots[k].finish(Err(e.to_string()));
                         Err(e)
@@ -334,10 +343,17 @@ fn fetch_layers(
             });
         }
         let applied = apply_in_order(store, plan, &missing, &slots, &ingest, reference, progress);
-        if applied.is_err() {
-            cancel.store(true, Ordering::Relaxed);
+        if let Err((failed, _)) = &applied {
+            // Stop the other downloads (their partial files stay for a resume),
+            // but let the failed layer's finish: it tells a corrupt blob (a
+            // digest mismatch) from a broken connection.
+            for (k, c) in cancel.iter().enumerate() {
+                if k != *failed {
+                    c.store(true, Ordering::Relaxed);
+                }
+            }
         }
-        applied
+        applied.map_err(|(_, e)| e)
     });
     if let Err(e) = outcome {
         // Prefer the download's own error (it names the blob and the cause).
@@ -361,7 +377,7 @@ fn apply_in_order(
     ingest: &Ingest,
     reference: &Reference,
     progress: &dyn TransferProgress,
-) -> Result<()> {
+) -> std::result::Result<(), (usize, RegistryError)> {
     for (k, &i) in missing.iter().enumerate() {
         let l = &plan[i];
         let id = short_id(l.blob.as_str()).to_string();
@@ -369,18 +385,18 @@ fn apply_in_order(
         let reader = SlotReader::new(&slots[k], path.clone());
         let counted = Counting { inner: reader, done: 0, total: l.desc.size, id: &id, progress };
         let (_, tar) = decompressing_reader(std::io::BufReader::with_capacity(1 << 20, counted))
-            .map_err(|e| RegistryError::Store(StoreError::Archive(e)))?;
+            .map_err(|e| (k, RegistryError::Store(StoreError::Archive(e))))?;
         match store.put_layer(l.parent.as_ref(), tar, Some(&l.diff_id)) {
             Ok(_) => {}
             Err(StoreError::DigestMismatch { expected, actual, .. }) => {
-                return Err(RegistryError::DigestMismatch {
+                return Err((k, RegistryError::DigestMismatch {
                     registry: reference.domain.clone(),
                     what: format!("layer {} of {} (uncompressed)", l.blob, reference.familiar_repository()),
                     expected,
                     actual,
-                });
+                }));
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err((k, e.into())),
         }
         let _ = std::fs::remove_file(&path);
         progress.layer(&id, &Status::PullComplete);

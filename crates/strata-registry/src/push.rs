@@ -48,14 +48,22 @@ pub struct PushReport {
 }
 
 /// Push the local image `reference` names to its registry.
-pub fn push(store: &Store, reference: &Reference, opts: &PushOpts, progress: &dyn TransferProgress) -> Result<PushReport> {
+pub fn push(
+    store: &Store,
+    reference: &Reference,
+    opts: &PushOpts,
+    progress: &dyn TransferProgress,
+) -> Result<PushReport> {
     if reference.digest.is_some() {
         return Err(RegistryError::invalid(reference.familiar(), "cannot push a digest reference; push a tag"));
     }
     let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
-    let img = store
-        .find_image(&reference.to_string())?
-        .ok_or_else(|| RegistryError::invalid("push", format!("An image does not exist locally with the tag: {}", reference.familiar_repository())))?;
+    let img = store.find_image(&reference.to_string())?.ok_or_else(|| {
+        RegistryError::invalid(
+            "push",
+            format!("An image does not exist locally with the tag: {}", reference.familiar_repository()),
+        )
+    })?;
     let chain = match &img.top_layer {
         Some(top) => store.layer_chain(top)?,
         None => Vec::new(),

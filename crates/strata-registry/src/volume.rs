@@ -124,9 +124,11 @@ pub fn volume_pull(
     };
     let name = match name {
         Some(n) => n.to_string(),
-        None => m.annotations.get(ANNOTATION_NAME).cloned().unwrap_or_else(|| {
-            reference.path.rsplit('/').next().unwrap_or(&reference.path).to_string()
-        }),
+        None => m
+            .annotations
+            .get(ANNOTATION_NAME)
+            .cloned()
+            .unwrap_or_else(|| reference.path.rsplit('/').next().unwrap_or(&reference.path).to_string()),
     };
     let digest = Digest::parse(&layer.digest)
         .map_err(|e| RegistryError::protocol(&client.registry, "manifest", format!("layer digest: {e}")))?;

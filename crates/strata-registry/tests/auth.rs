@@ -34,7 +34,8 @@ fn htpasswd_login_push_pull_logout() {
     let img = make_image(&a, &busybox_like(3), "sh", &tag);
 
     // Without credentials: refused, naming the registry.
-    let err = push(&a, &tag, &PushOpts { registry: cfg.clone(), gzip_level: Some(1) }, &Recorder::default()).unwrap_err();
+    let err =
+        push(&a, &tag, &PushOpts { registry: cfg.clone(), gzip_level: Some(1) }, &Recorder::default()).unwrap_err();
     assert!(err.to_string().contains(&reg.host), "{err}");
 
     let err = login(&cfg, &reg.host, &Credentials::new("alice", "wrong")).unwrap_err();
@@ -147,7 +148,11 @@ fn answer(mut conn: TcpStream, expected: &str, x5c: &str, key: &Path, dir: &Path
     }
     if authorization.as_deref() != Some(expected) {
         let body = r#"{"details":"incorrect username or password"}"#;
-        write!(conn, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+        write!(
+            conn,
+            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
         return Ok(());
     }
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
@@ -157,17 +162,19 @@ fn answer(mut conn: TcpStream, expected: &str, x5c: &str, key: &Path, dir: &Path
         "exp": now + 600, "nbf": now - 60, "iat": now, "jti": format!("{now}-{}", access.len()),
         "access": access,
     });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
+    let input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
     let file = dir.join(format!("jwt-{}", std::process::id()));
     std::fs::write(&file, &input)?;
-    let sig = Command::new("openssl").args(["dgst", "-sha256", "-binary", "-sign"]).arg(key).arg(&file).output()?.stdout;
+    let sig =
+        Command::new("openssl").args(["dgst", "-sha256", "-binary", "-sign"]).arg(key).arg(&file).output()?.stdout;
     let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig));
     let body = serde_json::json!({"token": token, "expires_in": 600}).to_string();
-    write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    write!(
+        conn,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
     Ok(())
 }
 
@@ -218,8 +225,9 @@ fn bearer_token_flow_login_push_mount_pull() {
     push(&a, &reg.reference("team/app:1"), &opts, &rec).unwrap();
     assert!(rec.has(&Status::MountedFrom("team/base".into())), "{:?}", rec.events.lock().unwrap());
 
-    let r = pull(&b, &reg.reference("team/app:1"), &PullOpts { registry: cfg, ..Default::default() }, &Recorder::default())
-        .unwrap();
+    let r =
+        pull(&b, &reg.reference("team/app:1"), &PullOpts { registry: cfg, ..Default::default() }, &Recorder::default())
+            .unwrap();
     assert_eq!(r.image.id, img.id);
     assert!(tokens.requests.load(Ordering::Relaxed) >= 3, "tokens were asked for");
     drop(reg);

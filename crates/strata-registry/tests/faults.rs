@@ -8,10 +8,16 @@ use common::*;
 use strata_registry::{PullOpts, PushOpts, RegistryError, pull, push};
 
 /// One image with a single ~4 MiB layer, pushed (uncompressible, so the blob is big).
-fn pushed_image(reg: &Registry, cfg: &strata_registry::RegistryConfig, a: &strata_store::Store, name: &str) -> strata_store::Image {
+fn pushed_image(
+    reg: &Registry,
+    cfg: &strata_registry::RegistryConfig,
+    a: &strata_store::Store,
+    name: &str,
+) -> strata_store::Image {
     let layer = layer_tar(&[("big.bin", &noise(7, 4 << 20)), ("etc/hostname", b"x\n")]);
     let img = make_image(a, &[layer], "sh", &reg.reference(name));
-    push(a, &reg.reference(name), &PushOpts { registry: cfg.clone(), gzip_level: Some(1) }, &Recorder::default()).unwrap();
+    push(a, &reg.reference(name), &PushOpts { registry: cfg.clone(), gzip_level: Some(1) }, &Recorder::default())
+        .unwrap();
     img
 }
 
@@ -46,7 +52,8 @@ fn a_registry_dying_mid_blob_leaves_a_partial_download_that_the_next_pull_resume
     let before = proxy.blob_gets().len();
     let report = pull(&b, &proxy.reference("cut:1"), &opts, &Recorder::default()).unwrap();
     assert_eq!(report.image.id, img.id);
-    let resumed: Vec<_> = proxy.blob_gets()[before..].iter().filter(|s| s.path.ends_with(name.as_str())).cloned().collect();
+    let resumed: Vec<_> =
+        proxy.blob_gets()[before..].iter().filter(|s| s.path.ends_with(name.as_str())).cloned().collect();
     assert_eq!(resumed.len(), 1, "{resumed:?}");
     assert_eq!(resumed[0].range.as_deref(), Some(format!("bytes={}-", 1 << 20).as_str()));
     assert!(ingest_files(&b).is_empty());

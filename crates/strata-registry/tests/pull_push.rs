@@ -56,7 +56,8 @@ fn push_then_pull_into_a_second_root_gives_the_same_image() {
     assert!(ingest_files(&b).is_empty(), "ingest cleaned up: {:?}", ingest_files(&b));
 
     // Pulling again: up to date, nothing downloaded.
-    let again = pull(&b, &tag, &PullOpts { registry: cfg.clone(), ..Default::default() }, &Recorder::default()).unwrap();
+    let again =
+        pull(&b, &tag, &PullOpts { registry: cfg.clone(), ..Default::default() }, &Recorder::default()).unwrap();
     assert_eq!(again.downloaded, 0);
     assert!(!again.updated);
 

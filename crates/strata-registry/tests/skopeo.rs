@@ -24,7 +24,8 @@ fn skopeo_copies_out_what_strata_pushed() {
     let a = open_store(t.path(), "a");
     let tag = reg.reference("interop/out:1");
     let img = make_image(&a, &busybox_like(6), "sh", &tag);
-    let pushed = push(&a, &tag, &PushOpts { registry: config(t.path()), gzip_level: None }, &Recorder::default()).unwrap();
+    let pushed =
+        push(&a, &tag, &PushOpts { registry: config(t.path()), gzip_level: None }, &Recorder::default()).unwrap();
     let dir = t.path().join("layout");
     run(Command::new("skopeo")
         .args(["copy", "--src-tls-verify=false"])
@@ -57,7 +58,9 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 fn zstd(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut w = strata_archive::compress::compressing_writer(&mut out, strata_archive::compress::Compression::Zstd, None).unwrap();
+    let mut w =
+        strata_archive::compress::compressing_writer(&mut out, strata_archive::compress::Compression::Zstd, None)
+            .unwrap();
     w.write_all(data).unwrap();
     w.finish().unwrap();
     out
@@ -97,7 +100,11 @@ fn strata_pulls_what_skopeo_pushed_with_identical_digests() {
     let index_desc = blob(&dir, OCI_INDEX, &serde_json::to_vec(&index).unwrap());
     let mut top = index_desc.clone();
     top["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "multi"});
-    std::fs::write(dir.join("index.json"), serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [top]})).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [top]})).unwrap(),
+    )
+    .unwrap();
     let digest_file = t.path().join("digest");
     run(Command::new("skopeo")
         .args(["copy", "--all", "--dest-tls-verify=false", "--digestfile"])
@@ -109,7 +116,8 @@ fn strata_pulls_what_skopeo_pushed_with_identical_digests() {
 
     let tag = Reference::parse(&format!("{}/interop/multi:1", reg.host)).unwrap();
     let b = open_store(t.path(), "b");
-    let r = pull(&b, &tag, &PullOpts { registry: config(t.path()), ..Default::default() }, &Recorder::default()).unwrap();
+    let r =
+        pull(&b, &tag, &PullOpts { registry: config(t.path()), ..Default::default() }, &Recorder::default()).unwrap();
     assert_eq!(r.image.id, native_config);
     assert_eq!(r.digest.as_str(), pushed.trim(), "the repo digest of a multi-platform image is its index's");
     assert_eq!(r.downloaded, 2);

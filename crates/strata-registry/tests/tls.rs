@@ -22,7 +22,8 @@ fn pulls_over_tls_trusting_the_test_ca() {
     // Secure: loopback is not insecure here, so the certificate must verify.
     let strict = RegistryConfig { insecure_loopback: false, ..config(t.path()) };
 
-    let err = push(&a, &tag, &PushOpts { registry: strict.clone(), gzip_level: Some(1) }, &Recorder::default()).unwrap_err();
+    let err =
+        push(&a, &tag, &PushOpts { registry: strict.clone(), gzip_level: Some(1) }, &Recorder::default()).unwrap_err();
     let msg = err.to_string();
     eprintln!("untrusted: {msg}");
     assert!(msg.contains(&format!("https://{}/v2/", reg.host)), "{msg}");
@@ -40,10 +41,14 @@ fn pulls_over_tls_trusting_the_test_ca() {
     // An explicit CA file (--tls-ca, $STRATA_REGISTRY_CA).
     let with_ca = RegistryConfig { ca_files: vec![certs.ca.clone()], ..strict };
     let c = open_store(t.path(), "c");
-    assert_eq!(pull(&c, &tag, &PullOpts { registry: with_ca, ..Default::default() }, &Recorder::default()).unwrap().image.id, img.id);
+    assert_eq!(
+        pull(&c, &tag, &PullOpts { registry: with_ca, ..Default::default() }, &Recorder::default()).unwrap().image.id,
+        img.id
+    );
 
     // Docker's default: 127.0.0.0/8 is insecure, so an unknown CA is accepted.
     let d = open_store(t.path(), "d");
-    let r = pull(&d, &tag, &PullOpts { registry: config(t.path()), ..Default::default() }, &Recorder::default()).unwrap();
+    let r =
+        pull(&d, &tag, &PullOpts { registry: config(t.path()), ..Default::default() }, &Recorder::default()).unwrap();
     assert_eq!(r.image.id, img.id);
 }

@@ -23,7 +23,13 @@ fn dump(root: &Path) -> Vec<String> {
         let p = e.path();
         let md = p.symlink_metadata().unwrap();
         let rel = p.strip_prefix(root).unwrap().display().to_string();
-        let kind = if md.is_dir() { "d" } else if md.file_type().is_symlink() { "l" } else { "f" };
+        let kind = if md.is_dir() {
+            "d"
+        } else if md.file_type().is_symlink() {
+            "l"
+        } else {
+            "f"
+        };
         let content = if md.is_file() { sha(&std::fs::read(p).unwrap()).short().to_string() } else { String::new() };
         let link = if kind == "l" { std::fs::read_link(p).unwrap().display().to_string() } else { String::new() };
         let xattrs: Vec<String> = if kind == "l" {
@@ -60,7 +66,12 @@ fn fill(data: &Path) {
     if is_root() {
         strata_sys::fs::lchown(&data.join("sub/b.bin"), 1234, 4321).unwrap();
         strata_sys::fs::lchown(data, 1000, 1000).unwrap();
-        strata_sys::fs::set_xattr(&data.join("sub/b.bin"), "security.capability", &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        strata_sys::fs::set_xattr(
+            &data.join("sub/b.bin"),
+            "security.capability",
+            &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        )
+        .unwrap();
     }
     std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o770)).unwrap();
 }
@@ -76,14 +87,21 @@ fn volume_push_then_pull_recreates_it_exactly() {
     let a = open_store(t.path(), "a");
     let b = open_store(t.path(), "b");
     let labels = BTreeMap::from([("team".to_string(), "data".to_string()), ("tier".to_string(), "gold".to_string())]);
-    let v = a.create_volume(&VolumeSpec { name: Some("pgdata".into()), labels: labels.clone(), ..Default::default() }).unwrap();
+    let v = a
+        .create_volume(&VolumeSpec { name: Some("pgdata".into()), labels: labels.clone(), ..Default::default() })
+        .unwrap();
     fill(&v.mountpoint);
     let tag = reg.reference("volumes/pgdata:2024-01");
 
     let rec = Recorder::default();
     let pushed = volume_push(&a, "pgdata", &tag, &cfg, &rec).unwrap();
     assert_eq!(pushed.tag, "2024-01");
-    let raw = reg.storage.join("docker/registry/v2/blobs/sha256").join(&pushed.digest.hex()[..2]).join(pushed.digest.hex()).join("data");
+    let raw = reg
+        .storage
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&pushed.digest.hex()[..2])
+        .join(pushed.digest.hex())
+        .join("data");
     let m: serde_json::Value = serde_json::from_slice(&std::fs::read(raw).unwrap()).unwrap();
     assert_eq!(m["artifactType"], strata_registry::VOLUME_ARTIFACT_TYPE);
     assert_eq!(m["config"]["mediaType"], "application/vnd.oci.empty.v1+json");

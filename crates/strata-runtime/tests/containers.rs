@@ -30,6 +30,14 @@ fn main() {
         let opts = StoreOpts { root: value("--root"), run_root: value("--run-root"), driver: None };
         std::process::exit(strata_runtime::monitor::run(&opts, &args[i + 1]));
     }
+    if let Some(i) = args.iter().position(|a| a == "__run") {
+        // A foreground `run` in its own process, to receive signals alone.
+        let store =
+            Store::open(&StoreOpts { root: value("--root"), run_root: value("--run-root"), driver: None }).unwrap();
+        let c = store.container(&args[i + 1]).unwrap();
+        let r = strata_runtime::start(&store, &c, &StartOpts::default()).unwrap();
+        std::process::exit(r.exit_code.unwrap());
+    }
     if let Some(i) = args.iter().position(|a| a == "__state") {
         let store =
             Store::open(&StoreOpts { root: value("--root"), run_root: value("--run-root"), driver: None }).unwrap();
@@ -547,17 +555,24 @@ fn foreground_run_forwards_signals(env: &Env) {
         ..Default::default()
     });
     let log = env.store.root().join("containers").join(&c.id).join(format!("{}-json.log", c.id));
-    let sender = std::thread::spawn(move || {
-        wait_until("the container to be ready", Duration::from_secs(10), || {
-            std::fs::read_to_string(&log).is_ok_and(|s| s.contains("ready"))
-        });
-        let me = std::process::id();
-        let p = strata_sys::process::Pidfd::open(me, strata_sys::process_start_time(me).unwrap()).unwrap();
-        p.signal(15).unwrap();
+    let mut cli = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--root")
+        .arg(env.store.root())
+        .arg("--run-root")
+        .arg(env.store.run_root())
+        .arg("__run")
+        .arg(&c.id)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the container to be ready", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).is_ok_and(|s| s.contains("ready"))
     });
-    let (code, out, _) = env.run_fg(&c, &StartOpts::default());
-    sender.join().unwrap();
-    assert_eq!((code, out.as_str()), (7, "ready\ngot TERM\n"));
+    let p = strata_sys::process::Pidfd::open(cli.id(), strata_sys::process_start_time(cli.id()).unwrap()).unwrap();
+    p.signal(15).unwrap();
+    let out = cli.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "the CLI exits with the container's code");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "ready\ngot TERM\n");
 }
 
 /// Not an assertion: how long `run --rm IMAGE true` takes (create + start

@@ -324,6 +324,12 @@ fn container_to_container_volumes_and_streams() {
         let shared = s.volume("shared").unwrap().mountpoint;
         let md = std::fs::metadata(shared.join("owned/o.txt")).unwrap();
         assert_eq!((md.uid(), md.gid()), (1000, 1000), "{d}: real ownership kept");
+        // Within one container (one view serves both sides).
+        cp(s, &ctr("ca", "/owned"), &ctr("ca", "/owned-copy"), &CpOpts::default()).unwrap();
+        cp(s, &ctr("ca", "/owned-copy/o.txt"), &host(&env.h("same")), &root_opts()).unwrap();
+        assert_eq!(std::fs::read_to_string(env.host("same")).unwrap(), "o\n", "{d}");
+        let e = cp(s, &ctr("ca", "/owned"), &ctr("ca", "/owned/inner"), &CpOpts::default()).unwrap_err();
+        assert!(e.to_string().starts_with("cannot copy a directory"), "{d}: {e}");
         // volume:NAME:PATH, without a container.
         let vol = |p: &str| CpEndpoint::Volume { name: "shared".into(), path: p.into() };
         cp(s, &vol("/owned/o.txt"), &host(&env.h("from-vol")), &root_opts()).unwrap();

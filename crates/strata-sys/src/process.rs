@@ -24,6 +24,7 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Ctx, SysError, SysResult};
@@ -291,46 +292,59 @@ pub fn set_window_size(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> SysResult<()
     Ok(())
 }
 
-/// The write end of the self-pipe [`SignalCatcher`] handlers write to.
-static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+/// Slots of the live [`SignalCatcher`]s: a self-pipe write end and the
+/// signals it wants. Read by the handler, so plain atomics.
+const SLOTS: usize = 16;
+static SLOT_FD: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+static SLOT_MASK: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
+
+/// Signals with our handler installed: how many catchers use each, and the
+/// disposition to restore when the last one goes.
+static INSTALLED: std::sync::Mutex<Vec<(i32, usize, libc::sigaction)>> = std::sync::Mutex::new(Vec::new());
 
 extern "C" fn queue_signal(sig: libc::c_int) {
-    let fd = SIGNAL_PIPE.load(std::sync::atomic::Ordering::Relaxed);
-    if fd >= 0 {
-        let b = sig as u8;
-        // SAFETY: write(2) is async-signal-safe; one byte from the stack.
-        unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+    let bit = 1u64 << (sig as u64 & 63);
+    for i in 0..SLOTS {
+        let fd = SLOT_FD[i].load(Ordering::Acquire);
+        if fd >= 0 && SLOT_MASK[i].load(Ordering::Acquire) & bit != 0 {
+            let b = sig as u8;
+            // SAFETY: write(2) is async-signal-safe; one byte from the stack.
+            unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
+        }
     }
 }
 
-/// Catches signals while it lives (one catcher per process at a time): each
-/// delivery becomes one byte, the signal number, readable from
-/// [`SignalCatcher::reader`]. The previous dispositions come back on drop,
-/// and the reader then sees end of file. Used by a foreground `run` to
+/// Catches signals while it lives: each delivery becomes one byte, the
+/// signal number, readable from [`SignalCatcher::reader`]. Several catchers
+/// may live at once (each gets the signals it asked for); the previous
+/// dispositions come back when the last one using a signal is dropped, and
+/// a dropped catcher's reader sees end of file. Used by a foreground `run` to
 /// forward the signals it gets to the container (Docker's `--sig-proxy`).
 pub struct SignalCatcher {
     reader: Option<std::fs::File>,
-    write: OwnedFd,
-    old: Vec<(i32, libc::sigaction)>,
+    _write: OwnedFd,
+    slot: usize,
+    signals: Vec<i32>,
 }
 
 impl SignalCatcher {
     pub fn install(signals: &[i32]) -> SysResult<SignalCatcher> {
         let (r, w) = std::io::pipe().map_err(|e| SysError::new("pipe", "signals", e))?;
         let write = OwnedFd::from(w);
-        if SIGNAL_PIPE
-            .compare_exchange(
-                -1,
-                write.as_raw_fd(),
-                std::sync::atomic::Ordering::SeqCst,
-                std::sync::atomic::Ordering::SeqCst,
-            )
-            .is_err()
-        {
-            return Err(SysError::new("sigaction", "signals", io::Error::from(io::ErrorKind::ResourceBusy)));
-        }
-        let mut c = SignalCatcher { reader: Some(std::fs::File::from(OwnedFd::from(r))), write, old: Vec::new() };
+        // Non-blocking: a handler must never block on a full pipe.
+        // SAFETY: fcntl on an fd we own.
+        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = (0..SLOTS)
+            .find(|&i| SLOT_FD[i].load(Ordering::Acquire) < 0)
+            .ok_or_else(|| SysError::new("sigaction", "signals", io::Error::from(io::ErrorKind::ResourceBusy)))?;
+        let mut mask = 0u64;
         for &sig in signals {
+            mask |= 1u64 << (sig as u64 & 63);
+            if let Some(e) = installed.iter_mut().find(|e| e.0 == sig) {
+                e.1 += 1;
+                continue;
+            }
             // SAFETY: a zeroed sigaction with our handler and an empty mask;
             // the old action is kept to be restored.
             unsafe {
@@ -342,10 +356,17 @@ impl SignalCatcher {
                 if libc::sigaction(sig, &act, &mut old) == -1 {
                     return Err(SysError::new("sigaction", format!("signal {sig}"), io::Error::last_os_error()));
                 }
-                c.old.push((sig, old));
+                installed.push((sig, 1, old));
             }
         }
-        Ok(c)
+        SLOT_MASK[slot].store(mask, Ordering::Release);
+        SLOT_FD[slot].store(write.as_raw_fd(), Ordering::Release);
+        Ok(SignalCatcher {
+            reader: Some(std::fs::File::from(OwnedFd::from(r))),
+            _write: write,
+            slot,
+            signals: signals.to_vec(),
+        })
     }
 
     /// The read end (take it once, e.g. into a forwarding thread).
@@ -356,11 +377,19 @@ impl SignalCatcher {
 
 impl Drop for SignalCatcher {
     fn drop(&mut self) {
-        for (sig, old) in self.old.drain(..) {
-            // SAFETY: restores the action saved in `install`.
-            unsafe { libc::sigaction(sig, &old, std::ptr::null_mut()) };
+        let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+        SLOT_FD[self.slot].store(-1, Ordering::Release);
+        SLOT_MASK[self.slot].store(0, Ordering::Release);
+        for sig in &self.signals {
+            if let Some(i) = installed.iter().position(|e| e.0 == *sig) {
+                installed[i].1 -= 1;
+                if installed[i].1 == 0 {
+                    let (_, _, old) = installed.remove(i);
+                    // SAFETY: restores the action saved when it was installed.
+                    unsafe { libc::sigaction(*sig, &old, std::ptr::null_mut()) };
+                }
+            }
         }
-        SIGNAL_PIPE.store(-1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -450,19 +479,26 @@ mod tests {
     }
 
     #[test]
-    fn signal_catcher_queues_and_restores() {
-        let mut c = SignalCatcher::install(&[libc::SIGUSR2]).unwrap();
-        let mut r = c.reader().unwrap();
-        assert!(SignalCatcher::install(&[libc::SIGUSR1]).is_err(), "one catcher at a time");
-        // SAFETY: raising a signal we handle.
+    fn signal_catchers_queue_and_restore() {
+        let mut a = SignalCatcher::install(&[libc::SIGUSR2]).unwrap();
+        let mut b = SignalCatcher::install(&[libc::SIGUSR2, libc::SIGWINCH]).unwrap();
+        let (mut ra, mut rb) = (a.reader().unwrap(), b.reader().unwrap());
+        // SAFETY: raising signals we handle.
         unsafe { libc::raise(libc::SIGUSR2) };
-        let mut b = [0u8; 1];
-        std::io::Read::read_exact(&mut r, &mut b).unwrap();
-        assert_eq!(b[0] as i32, libc::SIGUSR2);
-        drop(c);
+        unsafe { libc::raise(libc::SIGWINCH) };
+        let mut buf = [0u8; 2];
+        std::io::Read::read_exact(&mut rb, &mut buf).unwrap();
+        assert_eq!(buf, [libc::SIGUSR2 as u8, libc::SIGWINCH as u8]);
+        drop(b);
         let mut rest = Vec::new();
-        std::io::Read::read_to_end(&mut r, &mut rest).unwrap();
+        std::io::Read::read_to_end(&mut rb, &mut rest).unwrap();
         assert!(rest.is_empty());
+        // `a` still catches SIGUSR2 (and did not get SIGWINCH).
+        unsafe { libc::raise(libc::SIGUSR2) };
+        drop(a);
+        std::io::Read::read_to_end(&mut ra, &mut rest).unwrap();
+        assert_eq!(rest, [libc::SIGUSR2 as u8, libc::SIGUSR2 as u8]);
+        assert!(INSTALLED.lock().unwrap().iter().all(|e| e.0 != libc::SIGUSR2));
     }
 
     #[test]

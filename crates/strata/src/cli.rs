@@ -129,6 +129,41 @@ pub enum Command {
     /// Manage volumes
     #[command(subcommand, arg_required_else_help = true)]
     Volume(VolumeCommand),
+    /// Build an image from a Dockerfile
+    Build(BuildArgs),
+    /// The per-container monitor (started by strata itself, not by users)
+    #[command(name = "__monitor", hide = true)]
+    Monitor(MonitorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MonitorArgs {
+    pub container: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Name and optionally a tag in the "name:tag" format
+    #[arg(short = 't', long = "tag", value_name = "list")]
+    pub tags: Vec<String>,
+    /// Name of the Dockerfile (default: "PATH/Dockerfile")
+    #[arg(short = 'f', long = "file", value_name = "string")]
+    pub file: Option<PathBuf>,
+    /// Set build-time variables
+    #[arg(long = "build-arg", value_name = "list")]
+    pub build_args: Vec<String>,
+    /// Do not use cache when building the image
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// Suppress the build output and print image ID on success
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Set the target build stage to build
+    #[arg(long, value_name = "string")]
+    pub target: Option<String>,
+    /// The build context: a directory, or - for a tar archive (or a lone Dockerfile) on STDIN
+    #[arg(value_name = "PATH|-")]
+    pub context: String,
 }
 
 #[derive(Debug, Subcommand)]

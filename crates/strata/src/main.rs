@@ -53,6 +53,10 @@ fn run(args: impl IntoIterator<Item = OsString>, p: &mut Printer) -> u8 {
         // `arg_required_else_help` makes clap print the help instead.
         return 0;
     };
+    if let cli::Command::Monitor(m) = &command {
+        // The monitor owns its stdio protocol; its status is the exit code.
+        return strata_runtime::monitor::run(&settings.store, &m.container).clamp(0, 255) as u8;
+    }
     match commands::run(command, &settings, p) {
         Ok(()) => 0,
         Err(e) => {

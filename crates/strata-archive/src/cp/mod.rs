@@ -197,6 +197,15 @@ pub fn copy(src: Endpoint<'_>, dst: Endpoint<'_>, opts: &CpOpts, check: DestChec
         DstStat::Missing | DstStat::Symlink(_) => (dir, OsString::from(base)),
     };
     let extract_fd = open_extraction_dir(&dst, &extract)?;
+    if src_is_dir {
+        let stop = match dst {
+            Endpoint::Root(root, _) => rustix::fs::fstat(root.fd()).ok().map(|st| (st.st_dev, st.st_ino)),
+            Endpoint::Host(_) => None,
+        };
+        if is_within(extract_fd.as_fd(), (top.meta.dev, top.meta.ino), stop) {
+            return Err(CpError::IntoItself { src: sup.shown(), dst: dup.shown() });
+        }
+    }
     check(extract_fd.as_fd())?;
     let owner = match dst {
         Endpoint::Root(..) => opts.chown,
@@ -522,6 +531,35 @@ fn check_host_parent(dst: &Endpoint<'_>, path: &str) -> CpResult<()> {
         }
     }
     Ok(())
+}
+
+/// Whether directory `dir` is `ancestor` or below it, walking `..` up to
+/// `stop` (a root's own directory) or `/`. Only inodes are compared; nothing
+/// is read. The walk during the copy checks the same again (a backstop for
+/// paths this cannot see, e.g. through a bind mount).
+fn is_within(dir: BorrowedFd<'_>, ancestor: (u64, u64), stop: Option<(u64, u64)>) -> bool {
+    let Ok(mut cur) = rustix::fs::openat(dir, ".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+        return false;
+    };
+    for _ in 0..4096 {
+        let Ok(st) = rustix::fs::fstat(&cur) else { return false };
+        let id = (st.st_dev, st.st_ino);
+        if id == ancestor {
+            return true;
+        }
+        if Some(id) == stop {
+            return false;
+        }
+        let Ok(up) = rustix::fs::openat(&cur, "..", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+            return false;
+        };
+        match rustix::fs::fstat(&up) {
+            Ok(ust) if (ust.st_dev, ust.st_ino) == id => return false, // `/`
+            Ok(_) => cur = up,
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Open the directory a copy extracts into (`O_RDONLY|O_DIRECTORY`).

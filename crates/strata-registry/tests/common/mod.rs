@@ -419,7 +419,8 @@ pub fn busybox_like(seed: u64) -> Vec<Vec<u8>> {
         ("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"),
         ("etc/group", b"root:x:0:\n"),
     ]);
-    let top = layer_tar(&[("etc/motd", format!("hello {seed}\n").as_bytes()), ("data/blob", &noise(seed + 1, 1 << 20))]);
+    let top =
+        layer_tar(&[("etc/motd", format!("hello {seed}\n").as_bytes()), ("data/blob", &noise(seed + 1, 1 << 20))]);
     vec![base, top]
 }
 
@@ -482,13 +483,34 @@ pub struct Certs {
 
 pub fn make_certs(dir: &Path) -> Certs {
     let p = |n: &str| dir.join(n);
-    run(Command::new("openssl").args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=strata test CA"])
-        .arg("-keyout").arg(p("ca.key")).arg("-out").arg(p("ca.crt")));
-    run(Command::new("openssl").args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"])
-        .arg("-keyout").arg(p("server.key")).arg("-out").arg(p("server.csr")));
-    std::fs::write(p("ext.cnf"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n").unwrap();
-    run(Command::new("openssl").args(["x509", "-req", "-days", "2", "-CAcreateserial"])
-        .arg("-in").arg(p("server.csr")).arg("-CA").arg(p("ca.crt")).arg("-CAkey").arg(p("ca.key"))
-        .arg("-extfile").arg(p("ext.cnf")).arg("-out").arg(p("server.crt")));
+    run(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=strata test CA"])
+        .arg("-keyout")
+        .arg(p("ca.key"))
+        .arg("-out")
+        .arg(p("ca.crt")));
+    run(Command::new("openssl")
+        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"])
+        .arg("-keyout")
+        .arg(p("server.key"))
+        .arg("-out")
+        .arg(p("server.csr")));
+    std::fs::write(
+        p("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+        .arg("-in")
+        .arg(p("server.csr"))
+        .arg("-CA")
+        .arg(p("ca.crt"))
+        .arg("-CAkey")
+        .arg(p("ca.key"))
+        .arg("-extfile")
+        .arg(p("ext.cnf"))
+        .arg("-out")
+        .arg(p("server.crt")));
     Certs { ca: p("ca.crt"), tls: Tls { cert: p("server.crt"), key: p("server.key") } }
 }

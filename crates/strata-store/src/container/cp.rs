@@ -23,6 +23,7 @@
 //! moby#40040) use the volume's `_data` as the root directly.
 
 use std::io::{Read, Write};
+use std::rc::Rc;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 
@@ -179,11 +180,19 @@ enum Side {
     Host(String),
     Stream,
     /// A view of a container, or a volume's `_data` (no view).
-    Root { root: RootRef, path: String, names: Option<UserDb> },
+    Root {
+        root: RootRef,
+        path: String,
+        names: Option<UserDb>,
+        /// The container's id (None for a volume).
+        id: Option<String>,
+    },
 }
 
 enum RootRef {
-    View(View),
+    /// Shared when both sides are the same container: one view, not two
+    /// overlay mounts of the same upper directory.
+    View(Rc<View>),
     Plain(Root),
 }
 
@@ -269,8 +278,8 @@ impl Store {
         if !src.is_container_side() && !dst.is_container_side() {
             return Err(CpError::NoContainer);
         }
-        let s = self.open_side(src)?;
-        let d = self.open_side(dst)?;
+        let s = self.open_side(src, None)?;
+        let d = self.open_side(dst, Some(&s))?;
         let mut opts = opts.clone();
         if archive {
             if let (CpEndpoint::Container { name, .. }, Side::Root { root, .. }) = (dst, &d) {
@@ -316,20 +325,26 @@ impl Store {
         }
     }
 
-    fn open_side(&self, e: &CpEndpoint) -> Result<Side, CpError> {
+    /// Resolve one side; a container already opened as `other` is shared.
+    fn open_side(&self, e: &CpEndpoint, other: Option<&Side>) -> Result<Side, CpError> {
         Ok(match e {
             CpEndpoint::Host(p) => Side::Host(p.clone()),
             CpEndpoint::Stream => Side::Stream,
             CpEndpoint::Volume { name, path } => {
                 let v = self.volume(name)?;
                 let root = Root::new(&v.mountpoint)?;
-                Side::Root { root: RootRef::Plain(root), path: path.clone(), names: None }
+                Side::Root { root: RootRef::Plain(root), path: path.clone(), names: None, id: None }
             }
             CpEndpoint::Container { name, path } => {
                 let c = self.container(name)?;
+                if let Some(Side::Root { root: RootRef::View(v), names, id: Some(id), .. }) = other {
+                    if *id == c.id {
+                        return Ok(Side::Root { root: RootRef::View(v.clone()), path: path.clone(), names: names.clone(), id: Some(c.id) });
+                    }
+                }
                 let view = self.container_view(&c)?;
                 let names = Some(UserDb::read(&view.root));
-                Side::Root { root: RootRef::View(view), path: path.clone(), names }
+                Side::Root { root: RootRef::View(Rc::new(view)), path: path.clone(), names, id: Some(c.id) }
             }
         })
     }

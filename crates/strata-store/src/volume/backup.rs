@@ -106,10 +106,10 @@ impl Store {
                 None => {
                     let (labels, options) =
                         manifest.as_ref().map(|m| (m.labels.clone(), m.options.clone())).unwrap_or_default();
-                    let anonymous = labels.contains_key(super::ANONYMOUS_LABEL);
+                    // The user named it: a restored volume is never anonymous.
                     let mut labels = labels;
                     labels.remove(super::ANONYMOUS_LABEL);
-                    self.create_volume(&VolumeSpec { name: Some(name.into()), labels, options, anonymous, ..Default::default() })?
+                    self.create_volume(&VolumeSpec { name: Some(name.into()), labels, options, ..Default::default() })?
                 }
             };
             // Publish: the staged tree and the volume's current data swap places.

@@ -19,7 +19,13 @@ pub struct RegistryArgs {
     )]
     pub insecure_registries: Vec<String>,
     /// CA certificate (PEM) to trust for registry TLS, besides the system's and certs.d/<host>/*.crt
-    #[arg(long = "tls-ca", value_name = "FILE", env = "STRATA_REGISTRY_CA", value_delimiter = ':', hide_env_values = true)]
+    #[arg(
+        long = "tls-ca",
+        value_name = "FILE",
+        env = "STRATA_REGISTRY_CA",
+        value_delimiter = ':',
+        hide_env_values = true
+    )]
     pub tls_ca: Vec<PathBuf>,
 }
 

@@ -25,6 +25,37 @@ pub enum VolumeCommand {
     Rename(VolumeRenameArgs),
     /// Add or remove labels of a volume
     Update(VolumeUpdateArgs),
+    /// Write a volume's data as a tar archive (backup), with its labels and options
+    Export(VolumeExportArgs),
+    /// Restore a volume from a tar archive (strata's export, Podman's, or a plain tar)
+    Import(VolumeImportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VolumeExportArgs {
+    /// Write to a file instead of STDOUT (.tar.gz/.tgz and .tar.zst pick the compression)
+    #[arg(short = 'o', long, value_name = "string")]
+    pub output: Option<std::path::PathBuf>,
+    /// Compression: none, gzip or zstd (default: from the file name, else none)
+    #[arg(long, value_name = "string", value_parser = ["none", "gzip", "zstd"])]
+    pub compress: Option<String>,
+    #[arg(value_name = "VOLUME")]
+    pub volume: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VolumeImportArgs {
+    /// Empty an existing, non-empty volume first
+    #[arg(long)]
+    pub replace: bool,
+    /// Suppress the progress output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[arg(value_name = "VOLUME")]
+    pub volume: String,
+    /// The archive, or - for STDIN (gzip and zstd are detected)
+    #[arg(value_name = "FILE|-")]
+    pub input: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -3,6 +3,7 @@
 //! output layer. Aliases (`image ls` = `images`, `image rm` = `rmi`, ...) share
 //! one implementation.
 
+pub mod build;
 pub mod commit;
 pub mod container_prune;
 pub mod cp;
@@ -85,6 +86,8 @@ pub fn run(command: Command, s: &Settings, p: &mut Printer) -> anyhow::Result<()
             ContainerCommand::Unmount(a) => unmount::run(s, &a, p),
             ContainerCommand::Prune(a) => container_prune::run(s, &a, p),
         },
+        Command::Build(a) => build::run(s, &a, p),
+        Command::Monitor(_) => unreachable!("handled in main before any output"),
         Command::Volume(c) => match c {
             VolumeCommand::Create(a) => volume::create::run(s, &a, p),
             VolumeCommand::Ls(a) => volume::ls::run(s, &a, p),
@@ -94,6 +97,8 @@ pub fn run(command: Command, s: &Settings, p: &mut Printer) -> anyhow::Result<()
             VolumeCommand::Clone(a) => volume::clone::run(s, &a, p),
             VolumeCommand::Rename(a) => volume::rename::run(s, &a, p),
             VolumeCommand::Update(a) => volume::update::run(s, &a, p),
+            VolumeCommand::Export(a) => volume::export::run(s, &a, p),
+            VolumeCommand::Import(a) => volume::import::run(s, &a, p),
         },
     }
 }

@@ -9,6 +9,7 @@
 //! per-layer display) and [`registry_error`].
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -77,6 +78,7 @@ pub fn registry_error(e: RegistryError) -> anyhow::Error {
 pub struct TransferBars {
     multi: MultiProgress,
     bars: Mutex<HashMap<String, ProgressBar>>,
+    order: Mutex<Vec<String>>,
     line: ProgressStyle,
     bar: ProgressStyle,
     count: ProgressStyle,
@@ -91,6 +93,7 @@ impl TransferBars {
         Some(TransferBars {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
             bars: Mutex::new(HashMap::new()),
+            order: Mutex::new(Vec::new()),
             line: ProgressStyle::with_template("{prefix}: {msg}").expect("valid template"),
             bar: ProgressStyle::with_template("{prefix}: {msg} [{bar:50}] {bytes}/{total_bytes}")
                 .expect("valid template")
@@ -108,6 +111,7 @@ impl TransferProgress for TransferBars {
     fn layer(&self, id: &str, status: &Status) {
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
         let bar = bars.entry(id.to_string()).or_insert_with(|| {
+            self.order.lock().unwrap_or_else(|e| e.into_inner()).push(id.to_string());
             let b = self.multi.add(ProgressBar::hidden().with_style(self.line.clone()));
             b.set_prefix(id.to_string());
             b
@@ -140,10 +144,20 @@ impl TransferProgress for TransferBars {
 }
 
 impl Drop for TransferBars {
+    /// Replace the live block by plain lines, one per blob with its last
+    /// status, so what follows starts on a line of its own.
     fn drop(&mut self) {
-        for (_, b) in self.bars.get_mut().unwrap_or_else(|e| e.into_inner()).drain() {
-            if !b.is_finished() {
-                b.abandon();
+        let bars = std::mem::take(self.bars.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let order = std::mem::take(self.order.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for b in bars.values() {
+            b.finish_and_clear();
+        }
+        let _ = self.multi.clear();
+        // The block is gone; the final lines are plain text on the same stream.
+        let mut err = std::io::stderr().lock();
+        for id in order {
+            if let Some(b) = bars.get(&id) {
+                let _ = writeln!(err, "{id}: {}", b.message());
             }
         }
     }

@@ -3,6 +3,8 @@
 
 pub mod clone;
 pub mod create;
+pub mod export;
+pub mod import;
 pub mod ls;
 pub mod prune;
 pub mod rename;
