@@ -23,7 +23,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest as _, Sha256};
@@ -80,6 +80,9 @@ pub(crate) struct Slot {
 
 #[derive(Default)]
 struct SlotState {
+    /// The ingest file, shared with the reader: another process may unlink
+    /// the path once it has applied the same blob, the open file stays valid.
+    file: Option<Arc<File>>,
     /// Bytes in the file that may be read.
     avail: u64,
     /// `Some(Ok)` once the whole blob is verified; `Some(Err)` when the download failed.
@@ -87,6 +90,13 @@ struct SlotState {
 }
 
 impl Slot {
+    fn open(&self, file: &File) -> io::Result<()> {
+        let f = file.try_clone()?;
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.file = Some(Arc::new(f));
+        Ok(())
+    }
+
     fn publish(&self, avail: u64) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.avail = avail;
@@ -103,14 +113,13 @@ impl Slot {
 /// Reads a blob from its ingest file as its download proceeds.
 pub(crate) struct SlotReader<'a> {
     slot: &'a Slot,
-    path: PathBuf,
-    file: Option<File>,
+    file: Option<Arc<File>>,
     pos: u64,
 }
 
 impl<'a> SlotReader<'a> {
-    pub fn new(slot: &'a Slot, path: PathBuf) -> Self {
-        SlotReader { slot, path, file: None, pos: 0 }
+    pub fn new(slot: &'a Slot) -> Self {
+        SlotReader { slot, file: None, pos: 0 }
     }
 }
 
@@ -124,6 +133,9 @@ impl Read for SlotReader<'_> {
                 let mut st = self.slot.state.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
                     if st.avail > self.pos {
+                        if self.file.is_none() {
+                            self.file = st.file.clone();
+                        }
                         break st.avail;
                     }
                     match &st.done {
@@ -133,11 +145,11 @@ impl Read for SlotReader<'_> {
                     }
                 }
             };
-            if self.file.is_none() {
-                self.file = Some(File::open(&self.path)?);
-            }
+            let Some(file) = &self.file else {
+                return Err(io::Error::other("blob bytes published without their file"));
+            };
             let want = buf.len().min((avail - self.pos) as usize);
-            let n = self.file.as_ref().expect("opened").read_at(&mut buf[..want], self.pos)?;
+            let n = file.read_at(&mut buf[..want], self.pos)?;
             if n > 0 {
                 self.pos += n as u64;
                 return Ok(n);
@@ -211,6 +223,7 @@ fn download_inner(job: &Job<'_>) -> Result<()> {
     let id = short_id(job.digest.as_str()).to_string();
     let size = job.desc.size;
     let mut file = open_locked(&job.path)?;
+    job.slot.open(&file).map_err(|e| RegistryError::io("open", &job.path, e))?;
     let mut have = file.metadata().map_err(|e| RegistryError::io("stat", &job.path, e))?.len();
     if have > size {
         file.set_len(0).map_err(|e| RegistryError::io("truncate", &job.path, e))?;

@@ -99,7 +99,7 @@ pub struct Index {
 /// What a manifest response holds.
 #[derive(Debug, Clone)]
 pub enum Document {
-    Image(ImageManifest),
+    Image(Box<ImageManifest>),
     Index(Index),
 }
 
@@ -138,7 +138,7 @@ pub fn parse(bytes: &[u8], content_type: &str, what: &str) -> Result<(String, Do
         Ok((media_type, Document::Index(idx)))
     } else {
         let m: ImageManifest = serde_json::from_value(v).map_err(|e| bad(format!("invalid image manifest: {e}")))?;
-        Ok((media_type, Document::Image(m)))
+        Ok((media_type, Document::Image(Box::new(m))))
     }
 }
 

@@ -135,7 +135,7 @@ pub fn pull(
 
     let top = get_manifest(&client, reference, &by)?;
     let (digest, manifest) = match top.doc {
-        Document::Image(m) => (top.digest, m),
+        Document::Image(m) => (top.digest, *m),
         Document::Index(idx) => {
             let d = manifest::select(&idx, &want).ok_or_else(|| RegistryError::NoMatchingPlatform {
                 reference: reference.familiar(),
@@ -143,7 +143,7 @@ pub fn pull(
             })?;
             let inner = get_manifest(&client, reference, &d.digest)?;
             match inner.doc {
-                Document::Image(m) => (inner.digest, m),
+                Document::Image(m) => (inner.digest, *m),
                 Document::Index(_) => {
                     return Err(RegistryError::Unsupported {
                         what: format!("manifest {}", reference.familiar()),
@@ -382,19 +382,22 @@ fn apply_in_order(
         let l = &plan[i];
         let id = short_id(l.blob.as_str()).to_string();
         let path = ingest.path(&l.blob);
-        let reader = SlotReader::new(&slots[k], path.clone());
+        let reader = SlotReader::new(&slots[k]);
         let counted = Counting { inner: reader, done: 0, total: l.desc.size, id: &id, progress };
         let (_, tar) = decompressing_reader(std::io::BufReader::with_capacity(1 << 20, counted))
             .map_err(|e| (k, RegistryError::Store(StoreError::Archive(e))))?;
         match store.put_layer(l.parent.as_ref(), tar, Some(&l.diff_id)) {
             Ok(_) => {}
             Err(StoreError::DigestMismatch { expected, actual, .. }) => {
-                return Err((k, RegistryError::DigestMismatch {
-                    registry: reference.domain.clone(),
-                    what: format!("layer {} of {} (uncompressed)", l.blob, reference.familiar_repository()),
-                    expected,
-                    actual,
-                }));
+                return Err((
+                    k,
+                    RegistryError::DigestMismatch {
+                        registry: reference.domain.clone(),
+                        what: format!("layer {} of {} (uncompressed)", l.blob, reference.familiar_repository()),
+                        expected,
+                        actual,
+                    },
+                ));
             }
             Err(e) => return Err((k, e.into())),
         }

@@ -112,3 +112,38 @@ fn pull_downloads_only_missing_layers_and_push_reuses_blobs() {
     let gets = proxy.blob_gets();
     assert_eq!(gets.len(), 2 + 3, "config + 2 layers more: {gets:?}");
 }
+
+#[test]
+fn concurrent_pulls_of_one_image_into_one_root_both_succeed() {
+    if !registry_available() {
+        return;
+    }
+    let reg = Registry::start(Auth::None, None);
+    let t = tmp();
+    let cfg = config(t.path());
+    let a = open_store(t.path(), "a");
+    let tag = reg.reference("race/img:1");
+    let img = make_image(&a, &busybox_like(8), "sh", &tag);
+    push(&a, &tag, &PushOpts { registry: cfg.clone(), gzip_level: Some(1) }, &Recorder::default()).unwrap();
+    drop(open_store(t.path(), "b"));
+    // Two handles on one root, as two processes would have.
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (cfg, tag, dir) = (cfg.clone(), tag.clone(), t.path().to_path_buf());
+                s.spawn(move || {
+                    let b = open_store(&dir, "b");
+                    pull(&b, &tag, &PullOpts { registry: cfg, ..Default::default() }, &Recorder::default()).map(|r| r.image.id)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in results {
+        assert_eq!(r.unwrap(), img.id);
+    }
+    let b = open_store(t.path(), "b");
+    assert_eq!(b.images().unwrap().len(), 1);
+    assert_eq!(b.layers().unwrap().len(), 2);
+    assert!(ingest_files(&b).is_empty(), "{:?}", ingest_files(&b));
+}

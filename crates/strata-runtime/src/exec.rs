@@ -17,8 +17,15 @@ use crate::paths::ContainerPaths;
 use crate::prepare::{self, ProcessRequest};
 use crate::runc::{ExecSpec, OciRuntime, ProcessIo};
 
-/// `exec` attached to our stdin (with `-i`), stdout and stderr.
+/// `exec` attached to our stdin (with `-i`), stdout and stderr. With `-t`
+/// the runtime puts a pty between our terminal and the process; when our
+/// stdin is not a terminal runc cannot ("failed to set the terminal from the
+/// stdin"), so the process then runs without one.
 pub fn exec(store: &Store, c: &Container, opts: &ExecOpts) -> Result<i32> {
+    use std::io::IsTerminal;
+    let mut opts = opts.clone();
+    opts.tty = opts.tty && !opts.detach && std::io::stdin().is_terminal();
+    let opts = &opts;
     let io = if opts.detach {
         ProcessIo::null()
     } else {

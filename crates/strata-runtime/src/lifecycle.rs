@@ -61,12 +61,18 @@ pub fn start_with_output(
     let mlog = std::fs::File::options().create(true).append(true).open(&log_path).ctx("open", &log_path)?;
     let (mut reader, writer) = std::io::pipe().map_err(|e| RuntimeError::io("pipe", "monitor status", e))?;
     let exe = std::env::current_exe().map_err(|e| RuntimeError::io("locate", "current executable", e))?;
+    // Absolute: the monitor works from `/`, so that it pins no directory.
+    let abs = |p: &std::path::Path| std::path::absolute(p).ctx("resolve", p);
+    let mut mopts = mopts;
+    if let Some(r) = &mopts.start.runtime {
+        mopts.start.runtime = Some(abs(r)?);
+    }
     {
         let mut cmd = Command::new(exe);
         cmd.arg("--root")
-            .arg(store.root())
+            .arg(abs(store.root())?)
             .arg("--run-root")
-            .arg(store.run_root())
+            .arg(abs(store.run_root())?)
             .arg("__monitor")
             .arg(&c.id)
             .env(monitor::OPTS_ENV, serde_json::to_string(&mopts).expect("serialises"))

@@ -71,6 +71,14 @@ pub fn run(store_opts: &StoreOpts, id: &str) -> i32 {
             return 125;
         }
     };
+    // Pin no directory of the CLI's (an unmount would fail while we run).
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let store_opts = &StoreOpts {
+        root: abs(&store_opts.root),
+        run_root: abs(&store_opts.run_root),
+        driver: store_opts.driver.clone(),
+    };
+    let _ = std::env::set_current_dir("/");
     if let Err(e) = strata_sys::process::set_child_subreaper() {
         let e = RuntimeError::from(e);
         report(&status, &e);

@@ -243,6 +243,15 @@ fn host_to_container_and_back_with_volumes() {
         // Reading a volume's file through the container.
         cp(s, &ctr("c1", "/data/f.txt"), &host(&env.h("from-volume")), &root_opts()).unwrap();
         assert_eq!(std::fs::read_to_string(env.host("from-volume")).unwrap(), "host-file");
+        // Reading from a volume whose mount point the image lacks (the read-only
+        // view cannot create it: a writable one is built instead).
+        s.create_container(&ContainerSpec { binds: vec!["late:/late/mnt".into()], ..spec("c3") }).unwrap();
+        std::fs::write(s.volume("late").unwrap().mountpoint.join("v.txt"), "late").unwrap();
+        cp(s, &ctr("c3", "/late/mnt/v.txt"), &host(&env.h("late.txt")), &root_opts()).unwrap();
+        assert_eq!(std::fs::read_to_string(env.host("late.txt")).unwrap(), "late", "{d}");
+        let mut tar = Vec::new();
+        s.cp(&ctr("c3", "/late/mnt"), &CpEndpoint::Stream, &CpOpts::default(), &mut std::io::empty(), &mut tar).unwrap();
+        assert!(!tar.is_empty());
         // Docker's errors name the container.
         let e = cp(s, &ctr("c1", "/nope"), &host(&env.h("x")), &root_opts()).unwrap_err();
         assert_eq!(e.to_string(), "Could not find the file /nope in container c1");

@@ -41,6 +41,10 @@ pub fn describe(err: &anyhow::Error) -> (Option<String>, u8) {
     if let Some(s) = err.downcast_ref::<StatusError>() {
         return (Some(s.message.clone()), s.code);
     }
+    // Docker's run codes: 125 engine errors, 126 not executable, 127 not found.
+    if let Some(r) = err.downcast_ref::<strata_runtime::RuntimeError>() {
+        return (Some(message(err)), r.exit_code().clamp(1, 255) as u8);
+    }
     // Writing to a closed pipe (`strata images | head -1`) is not a failure.
     if err
         .chain()

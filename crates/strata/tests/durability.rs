@@ -30,7 +30,12 @@ fn driver_dirs(root: &Path, driver: &str) -> Vec<String> {
         _ => root.join("btrfs/subvolumes"),
     };
     let mut v: Vec<String> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n != "l" && !n.starts_with('.')).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "l" && !n.starts_with('.'))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -52,7 +57,10 @@ fn kill_during(driver: &str, args: &[&str], stdin_file: Option<&Path>) {
             break;
         }
         assert!(Instant::now() < deadline, "layer directory never appeared");
-        assert!(child.try_wait().unwrap().is_none(), "process finished before it could be killed; make the archive bigger");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "process finished before it could be killed; make the archive bigger"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
@@ -136,11 +144,8 @@ fn concurrent_loads_share_layers_without_loss() {
         assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
         // Each image reads back its own top file and the shared base.
         for n in 0..4 {
-            let out = Command::new(strata_bin())
-                .args(t.global())
-                .args(["save", &format!("img{n}:latest")])
-                .output()
-                .unwrap();
+            let out =
+                Command::new(strata_bin()).args(t.global()).args(["save", &format!("img{n}:latest")]).output().unwrap();
             assert!(out.status.success());
             let files = archive_layer_files(&out.stdout);
             assert!(files.contains(&format!("top{n}")), "{files:?}");

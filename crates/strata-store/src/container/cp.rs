@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use strata_archive::cp::{self as engine, CpOpts, CpStats, Endpoint, UserDb};
 use strata_sys::mount_fd::{MountRestrictions, bind_mount_onto_fd_with, is_readonly_mount, mount_id, mount_target, restrict_mount};
+use strata_sys::mount::MountSpec;
 use strata_sys::root::Root;
 
 use super::{Container, MountKind, MountPoint};
@@ -212,6 +213,19 @@ impl RootRef {
     }
 }
 
+/// An overlay stack mounted for reading only: the upper dir becomes the top
+/// lower layer (its whiteouts and opaque dirs work there as in any lower), no
+/// upper and no work dir.
+fn read_only_stack(spec: MountSpec) -> MountSpec {
+    match spec {
+        MountSpec::Overlay { mut lower, upper: Some(upper), work: _, userxattr } => {
+            lower.insert(0, upper);
+            MountSpec::Overlay { lower, upper: None, work: None, userxattr }
+        }
+        other => other,
+    }
+}
+
 /// Whether this thread still shares the host's (pid 1's) mount namespace.
 /// Unknown (no access to pid 1) counts as private.
 fn in_host_mount_namespace() -> bool {
@@ -262,7 +276,7 @@ impl Store {
         if c.config.user.is_empty() {
             return Ok(None);
         }
-        let view = self.container_view(&c)?;
+        let view = self.container_view(&c, false)?;
         UserDb::read(&view.root).resolve(&c.config.user).map_err(CpError::User)
     }
 
@@ -278,8 +292,11 @@ impl Store {
         if !src.is_container_side() && !dst.is_container_side() {
             return Err(CpError::NoContainer);
         }
-        let s = self.open_side(src, None)?;
-        let d = self.open_side(dst, Some(&s))?;
+        // One view serves both sides of a copy within a container: writable then.
+        let same = matches!((src, dst), (CpEndpoint::Container { name: a, .. }, CpEndpoint::Container { name: b, .. })
+            if self.container(a).ok().map(|c| c.id) == self.container(b).ok().map(|c| c.id));
+        let s = self.open_side(src, None, same)?;
+        let d = self.open_side(dst, Some(&s), true)?;
         let mut opts = opts.clone();
         if archive {
             if let (CpEndpoint::Container { name, .. }, Side::Root { root, .. }) = (dst, &d) {
@@ -326,7 +343,8 @@ impl Store {
     }
 
     /// Resolve one side; a container already opened as `other` is shared.
-    fn open_side(&self, e: &CpEndpoint, other: Option<&Side>) -> Result<Side, CpError> {
+    /// `writable`: the destination (the source's view is read-only).
+    fn open_side(&self, e: &CpEndpoint, other: Option<&Side>, writable: bool) -> Result<Side, CpError> {
         Ok(match e {
             CpEndpoint::Host(p) => Side::Host(p.clone()),
             CpEndpoint::Stream => Side::Stream,
@@ -342,7 +360,7 @@ impl Store {
                         return Ok(Side::Root { root: RootRef::View(v.clone()), path: path.clone(), names: names.clone(), id: Some(c.id) });
                     }
                 }
-                let view = self.container_view(&c)?;
+                let view = self.container_view(&c, writable)?;
                 let names = Some(UserDb::read(&view.root));
                 Side::Root { root: RootRef::View(Rc::new(view)), path: path.clone(), names, id: Some(c.id) }
             }
@@ -350,31 +368,50 @@ impl Store {
     }
 
     /// Mount the container's rootfs and its volumes at a fresh staging dir.
-    fn container_view(&self, c: &Container) -> Result<View, CpError> {
+    ///
+    /// A source that is only read gets a read-only view: overlay2 then mounts
+    /// the layer stack with the container's upper dir as the top *lower* layer
+    /// and no upper, so tearing the view down does not `syncfs` the whole
+    /// backing filesystem (what unmounting a writable overlay does). When a
+    /// volume's mount point is missing from the rootfs (never started, image
+    /// without the directory) it has to be created, and the view is writable.
+    fn container_view(&self, c: &Container, writable: bool) -> Result<View, CpError> {
         if !strata_sys::probe::is_root() {
             return self.unprivileged_view(c);
         }
         if in_host_mount_namespace() {
             return Err(CpError::NoPrivateNamespace);
         }
+        if !writable {
+            if let Some(v) = self.build_view(c, false)? {
+                return Ok(v);
+            }
+        }
+        Ok(self.build_view(c, true)?.expect("a writable view can create its mount points"))
+    }
+
+    /// `None`: a read-only view could not create a missing mount point.
+    fn build_view(&self, c: &Container, writable: bool) -> Result<Option<View>, CpError> {
         let dir = self.staging_path("cp");
         std::fs::create_dir_all(&dir).ctx("create", &dir)?;
         // From here on, dropping `view` unmounts and removes the dir.
-        let staging = Root::new(&dir)?;
-        let mut view = View { root: staging, rootfs_mount: 0, dir: dir.clone(), mounted: false };
-        let restrict = MountRestrictions { readonly: false, nodev: true, nosuid: true };
+        let mut view = View { root: Root::new(&dir)?, rootfs_mount: 0, dir: dir.clone(), mounted: false };
+        let restrict = MountRestrictions { readonly: !writable, nodev: true, nosuid: true };
         let target = Root::new(&dir)?;
         let live = self.driver().merged_dir(&c.rw_id).filter(|m| strata_sys::mount::is_mountpoint(m));
         match live {
             // Running (or `strata mount`ed): the live merged tree, not a second overlay on the same upper dir.
             Some(merged) => bind_mount_onto_fd_with(&merged, target.fd(), restrict)?,
             None => {
-                let specs = self.driver().mounts(&c.rw_id)?;
+                let mut specs = self.driver().mounts(&c.rw_id)?;
                 if specs.is_empty() {
                     bind_mount_onto_fd_with(&self.driver().diff_dir(&c.rw_id), target.fd(), restrict)?;
                 } else {
-                    strata_sys::mount::mount_all(&specs, &dir)?.leak();
+                    if !writable {
+                        specs = specs.into_iter().map(read_only_stack).collect();
+                    }
                     view.mounted = true;
+                    strata_sys::mount::mount_all(&specs, &dir)?.leak();
                     // A fresh fd: the mount now covers the staging dir.
                     restrict_mount(Root::new(&dir)?.fd(), restrict, false)?;
                 }
@@ -386,12 +423,19 @@ impl Store {
         let mut mounts: Vec<&MountPoint> = c.mounts.iter().filter(|m| m.kind != MountKind::Tmpfs).collect();
         mounts.sort_by_key(|m| Path::new(&m.destination).components().count());
         for m in mounts {
-            self.mount_into_view(&view, m)?;
+            let m = MountPoint { rw: m.rw && writable, ..m.clone() };
+            match self.mount_into_view(&view, &m) {
+                Ok(()) => {}
+                Err(CpError::Store(StoreError::Sys(e))) if !writable && e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        if c.read_only {
+        if c.read_only && writable {
             restrict_mount(view.root.fd(), MountRestrictions { readonly: true, ..restrict }, false)?;
         }
-        Ok(view)
+        Ok(Some(view))
     }
 
     /// One volume or bind, onto its mount point resolved confined in the view.

@@ -14,7 +14,9 @@ use crate::settings::Settings;
 pub fn run(s: &Settings, a: &BuildArgs, p: &mut Printer) -> anyhow::Result<()> {
     let mut tags = Vec::new();
     for t in &a.tags {
-        tags.push(Reference::parse(t).map_err(|e| anyhow::anyhow!("invalid argument {t:?} for \"-t, --tag\" flag: {e}"))?);
+        tags.push(
+            Reference::parse(t).map_err(|e| anyhow::anyhow!("invalid argument {t:?} for \"-t, --tag\" flag: {e}"))?,
+        );
     }
     let mut build_args = BTreeMap::new();
     for kv in &a.build_args {

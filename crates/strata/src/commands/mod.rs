@@ -23,6 +23,7 @@ pub mod ps;
 pub mod rename;
 pub mod rm;
 pub mod rmi;
+pub mod rt;
 pub mod save;
 pub mod system_check;
 pub mod tag;
@@ -87,6 +88,15 @@ pub fn run(command: Command, s: &Settings, p: &mut Printer) -> anyhow::Result<()
             ContainerCommand::Prune(a) => container_prune::run(s, &a, p),
         },
         Command::Build(a) => build::run(s, &a, p),
+        Command::Run(a) => rt::run::run(s, &a, p),
+        Command::Start(a) => rt::lifecycle::start(s, &a, p),
+        Command::Stop(a) => rt::lifecycle::stop(s, &a, p),
+        Command::Kill(a) => rt::lifecycle::kill(s, &a, p),
+        Command::Restart(a) => rt::lifecycle::restart(s, &a, p),
+        Command::Wait(a) => rt::lifecycle::wait(s, &a, p),
+        Command::Logs(a) => rt::logs::run(s, &a, p),
+        Command::Exec(a) => rt::exec::run(s, &a, p),
+        Command::Top(a) => rt::lifecycle::top(s, &a, p),
         Command::Monitor(_) => unreachable!("handled in main before any output"),
         Command::Volume(c) => match c {
             VolumeCommand::Create(a) => volume::create::run(s, &a, p),

@@ -8,5 +8,6 @@ pub mod glob;
 pub mod host;
 pub mod images;
 pub mod prune;
+pub mod runtime;
 pub mod tags;
 pub mod usage;

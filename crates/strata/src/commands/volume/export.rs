@@ -3,7 +3,6 @@
 //! manifest of its labels, options and root owner/mode (docs/volumes.md).
 //! With `-o` the file appears only when complete.
 
-
 use strata_archive::compress::Compression;
 use strata_store::volume::backup::compression_for_path;
 

@@ -15,13 +15,16 @@ pub fn run(s: &Settings, a: &VolumeImportArgs, p: &mut Printer) -> anyhow::Resul
         }
         Box::new(p.take_input())
     } else {
-        Box::new(
-            std::fs::File::open(&a.input).map_err(|e| anyhow::anyhow!("open {}: {e}", a.input))?,
-        )
+        Box::new(std::fs::File::open(&a.input).map_err(|e| anyhow::anyhow!("open {}: {e}", a.input))?)
     };
     let store = s.open_store()?;
     let bars = progress::for_terminal(p, a.quiet, "Importing");
-    let v = store.import_volume(&a.volume, input, &strata_store::volume::ImportOpts { replace: a.replace }, bars.as_ref())?;
+    let v = store.import_volume(
+        &a.volume,
+        input,
+        &strata_store::volume::ImportOpts { replace: a.replace },
+        bars.as_ref(),
+    )?;
     drop(bars);
     p.outln(&v.name)?;
     Ok(())
