@@ -36,7 +36,8 @@ pub fn run(s: &Settings, a: &PsArgs, p: &mut Printer) -> anyhow::Result<()> {
     let mut rows = Vec::with_capacity(containers.len());
     for c in &containers {
         let size = if sizes { Some(sizes_of(&store, c)?) } else { None };
-        let row = Row { image: image_name(&store, c), size, local_volumes: local_volumes(c) };
+        let ports: Vec<String> = strata_runtime::published_ports(&store, c).iter().map(|b| b.to_string()).collect();
+        let row = Row { image: image_name(&store, c), size, local_volumes: local_volumes(c), ports: ports.join(", ") };
         rows.push(row_context(c, &row, !a.no_trunc, now));
     }
     formatter::write(p, &format, &header(), &rows)
@@ -100,6 +101,8 @@ pub struct Row {
     /// `SizeRw`, `SizeRootFs`, when computed.
     pub size: Option<(u64, u64)>,
     pub local_volumes: usize,
+    /// Published ports (`127.0.0.1:8080->80/tcp`), comma-separated.
+    pub ports: String,
 }
 
 /// The docker container context of one row, keys sorted as its JSON shows them.
@@ -134,7 +137,7 @@ pub fn row_context(c: &Container, r: &Row, trunc: bool, now: DateTime<Utc>) -> V
         ("Mounts", json!(mounts.join(","))),
         ("Names", json!(c.name.trim_start_matches('/'))),
         ("Networks", json!(network_mode(c))),
-        ("Ports", json!("")),
+        ("Ports", json!(r.ports)),
         ("RunningFor", json!(units::since(created, now))),
         ("Size", json!(size)),
         ("State", json!(state_word(c))),

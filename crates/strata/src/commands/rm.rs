@@ -4,9 +4,8 @@
 //! failure is reported and the others still go, and the exit status is 1 if
 //! any failed (`-f` forgives names that do not exist). `-v` also removes the
 //! container's anonymous volumes that no other container uses; named
-//! volumes stay. A running container is refused without `-f`; with `-f` the
-//! engine removes its record and layers, so callers that run containers stop
-//! them first.
+//! volumes stay. A running container is refused without `-f`; with `-f` it
+//! is killed first (through the runtime), then removed.
 
 use strata_store::ErrorKind;
 
@@ -19,9 +18,17 @@ pub fn run(s: &Settings, a: &RmArgs, p: &mut Printer) -> anyhow::Result<()> {
     let store = s.open_store()?;
     let mut failed = false;
     for name in &a.containers {
-        match store.remove_container(name, a.force, a.volumes) {
+        let c = match store.container(name) {
+            Ok(c) => c,
+            Err(e) if a.force && e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => {
+                failed = true;
+                p.error(&e.to_string())?;
+                continue;
+            }
+        };
+        match strata_runtime::remove(&store, &c, a.force, a.volumes) {
             Ok(_) => p.outln(name)?,
-            Err(e) if a.force && e.kind() == ErrorKind::NotFound => {}
             Err(e) => {
                 failed = true;
                 p.error(&e.to_string())?;

@@ -91,7 +91,12 @@ pub fn list_containers(store: &Store, filters: &Filters, opts: ListOpts) -> anyh
     for v in filters.get("exited") {
         exited.push(v.parse::<i64>().map_err(|_| anyhow::anyhow!("invalid filter 'exited={v}'"))?);
     }
-    let containers = store.containers()?;
+    let mut containers = store.containers()?;
+    // A record that says "running" is checked against its monitor (a reboot or
+    // a killed monitor leaves it exited, not running forever).
+    for c in containers.iter_mut().filter(|c| c.state.running) {
+        c.state = strata_runtime::reconcile(store, c)?;
+    }
     let find = |key: &str| -> anyhow::Result<Option<String>> {
         let Some(v) = filters.get(key).first().copied() else { return Ok(None) };
         Ok(Some(store.container(v)?.id))
