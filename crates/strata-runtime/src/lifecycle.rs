@@ -90,7 +90,7 @@ pub fn start_with_output(
     // Docker's --sig-proxy: while attached (without a tty, where ^C travels
     // through the pty), the signals we get go to the container's init.
     let target: Arc<Mutex<Option<(u32, u64)>>> = Arc::new(Mutex::new(None));
-    let _proxy = if attached && !opts.tty { sig_proxy(target.clone()) } else { None };
+    let _proxy = if attached && !opts.tty && opts.sig_proxy { sig_proxy(target.clone()) } else { None };
     loop {
         let frame = attach::read_frame(&mut reader).map_err(|e| RuntimeError::io("read", "monitor status", e))?;
         match frame {

@@ -58,6 +58,11 @@ pub struct StartOpts {
     pub runtime: Option<PathBuf>,
     /// `--init`: run tini as PID 1 (`/sbin/docker-init`).
     pub init: bool,
+    /// Docker's `--sig-proxy` (the CLI's default): a foreground run forwards
+    /// the signals it receives to the container. Off for library callers such
+    /// as `build`, which handle SIGINT themselves.
+    #[serde(default)]
+    pub sig_proxy: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,7 +35,7 @@ fn main() {
         let store =
             Store::open(&StoreOpts { root: value("--root"), run_root: value("--run-root"), driver: None }).unwrap();
         let c = store.container(&args[i + 1]).unwrap();
-        let r = strata_runtime::start(&store, &c, &StartOpts::default()).unwrap();
+        let r = strata_runtime::start(&store, &c, &StartOpts { sig_proxy: true, ..Default::default() }).unwrap();
         std::process::exit(r.exit_code.unwrap());
     }
     if let Some(i) = args.iter().position(|a| a == "__state") {

@@ -159,6 +159,9 @@ pub struct RunArgs {
     /// Run container in background and print container ID
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// OCI runtime binary to use (default runc)
+    #[arg(long, value_name = "PATH", env = "STRATA_RUNTIME")]
+    pub runtime: Option<PathBuf>,
     #[command(flatten)]
     pub create: CreateArgs,
 }

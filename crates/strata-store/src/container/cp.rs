@@ -410,8 +410,9 @@ impl Store {
                     if !writable {
                         specs = specs.into_iter().map(read_only_stack).collect();
                     }
-                    view.mounted = true;
+                    // On failure mount_all undoes its own mounts; on success the view owns them.
                     strata_sys::mount::mount_all(&specs, &dir)?.leak();
+                    view.mounted = true;
                     // A fresh fd: the mount now covers the staging dir.
                     restrict_mount(Root::new(&dir)?.fd(), restrict, false)?;
                 }

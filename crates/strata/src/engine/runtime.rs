@@ -30,6 +30,7 @@ pub fn start_opts(c: &Container, detach: bool, attach_stdin: bool) -> anyhow::Re
         network,
         runtime: std::env::var_os("STRATA_RUNTIME").map(Into::into),
         init: h.init.unwrap_or(false),
+        sig_proxy: true,
     })
 }
 

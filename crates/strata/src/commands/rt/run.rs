@@ -10,9 +10,6 @@ use crate::output::Printer;
 use crate::settings::Settings;
 
 pub fn run(s: &Settings, a: &RunArgs, p: &mut Printer) -> anyhow::Result<()> {
-    if a.detach && a.create.rm && a.create.interactive && a.create.tty {
-        // Docker allows it; nothing special to do.
-    }
     let cwd = std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned());
     let mut env_files = Vec::new();
     for f in &a.create.env_file {
@@ -23,7 +20,10 @@ pub fn run(s: &Settings, a: &RunArgs, p: &mut Printer) -> anyhow::Result<()> {
     let store = s.open_store().map_err(|e| crate::error::StatusError { code: 125, message: format!("{e:#}") })?;
     let c =
         store.create_container(&spec).map_err(|e| crate::error::StatusError { code: 125, message: e.to_string() })?;
-    let opts = start_opts(&c, a.detach, a.create.interactive)?;
+    let mut opts = start_opts(&c, a.detach, a.create.interactive)?;
+    if a.runtime.is_some() {
+        opts.runtime = a.runtime.clone();
+    }
     p.flush()?;
     let outcome = strata_runtime::start_with_output(&store, &c, &opts, p.out_stream(), &mut std::io::stderr())?;
     if a.detach {
