@@ -133,7 +133,8 @@ fn concurrent_pulls_of_one_image_into_one_root_both_succeed() {
                 let (cfg, tag, dir) = (cfg.clone(), tag.clone(), t.path().to_path_buf());
                 s.spawn(move || {
                     let b = open_store(&dir, "b");
-                    pull(&b, &tag, &PullOpts { registry: cfg, ..Default::default() }, &Recorder::default()).map(|r| r.image.id)
+                    pull(&b, &tag, &PullOpts { registry: cfg, ..Default::default() }, &Recorder::default())
+                        .map(|r| r.image.id)
                 })
             })
             .collect();

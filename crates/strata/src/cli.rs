@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod container;
+mod registry;
 mod volume;
 
 pub use container::*;
+pub use registry::*;
 pub use volume::*;
 
 const FORMAT_HELP: &str = "Format output using a custom template:
@@ -149,6 +151,14 @@ pub enum Command {
     Exec(ExecArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
+    /// Upload an image to a registry
+    Push(PushArgs),
+    /// Authenticate to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// The per-container monitor (started by strata itself, not by users)
     #[command(name = "__monitor", hide = true)]
     Monitor(MonitorArgs),

@@ -29,6 +29,10 @@ pub enum VolumeCommand {
     Export(VolumeExportArgs),
     /// Restore a volume from a tar archive (strata's export, Podman's, or a plain tar)
     Import(VolumeImportArgs),
+    /// Push a volume to a registry as an OCI artifact
+    Push(super::VolumePushArgs),
+    /// Pull a volume artifact from a registry into a volume
+    Pull(super::VolumePullArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -17,8 +17,12 @@ pub mod import;
 pub mod info;
 pub mod inspect;
 pub mod load;
+pub mod login;
+pub mod logout;
 pub mod mount;
 pub mod prune;
+pub mod pull;
+pub mod push;
 pub mod ps;
 pub mod rename;
 pub mod rm;
@@ -30,6 +34,8 @@ pub mod tag;
 pub mod unmount;
 pub mod version;
 pub mod volume;
+pub mod volume_pull;
+pub mod volume_push;
 
 use crate::cli::{Command, ContainerCommand, ImageCommand, SystemCommand, VolumeCommand};
 use crate::output::Printer;
@@ -97,6 +103,10 @@ pub fn run(command: Command, s: &Settings, p: &mut Printer) -> anyhow::Result<()
         Command::Logs(a) => rt::logs::run(s, &a, p),
         Command::Exec(a) => rt::exec::run(s, &a, p),
         Command::Top(a) => rt::lifecycle::top(s, &a, p),
+        Command::Pull(a) => pull::run(s, &a, p),
+        Command::Push(a) => push::run(s, &a, p),
+        Command::Login(a) => login::run(s, &a, p),
+        Command::Logout(a) => logout::run(s, &a, p),
         Command::Monitor(_) => unreachable!("handled in main before any output"),
         Command::Volume(c) => match c {
             VolumeCommand::Create(a) => volume::create::run(s, &a, p),
@@ -109,6 +119,8 @@ pub fn run(command: Command, s: &Settings, p: &mut Printer) -> anyhow::Result<()
             VolumeCommand::Update(a) => volume::update::run(s, &a, p),
             VolumeCommand::Export(a) => volume::export::run(s, &a, p),
             VolumeCommand::Import(a) => volume::import::run(s, &a, p),
+            VolumeCommand::Push(a) => volume_push::run(s, &a, p),
+            VolumeCommand::Pull(a) => volume_pull::run(s, &a, p),
         },
     }
 }
