@@ -153,3 +153,44 @@ fn concurrent_loads_share_layers_without_loss() {
         }
     }
 }
+
+#[test]
+fn kill_9_during_volume_import_publishes_no_half_volume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = layer_tar(|b| {
+        for i in 0..3000 {
+            add_file(b, &format!("d{}/f{i}", i % 40), &vec![(i % 251) as u8; 16 * 1024], 0o640);
+        }
+    });
+    let path = tmp.path().join("vol.tar");
+    std::fs::write(&path, &archive).unwrap();
+    let t = Env::new("vfs");
+    let mut child = t
+        .cmd()
+        .args(["volume", "import", "-q", "restored", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill once extraction into staging has begun.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let staged = std::fs::read_dir(t.root.join("tmp")).map(|d| d.count() > 0).unwrap_or(false);
+        if staged {
+            std::thread::sleep(Duration::from_millis(100));
+            break;
+        }
+        assert!(Instant::now() < deadline, "staging never appeared");
+        assert!(child.try_wait().unwrap().is_none(), "import finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(t.ok(&["volume", "ls", "-q"]), "", "no half-restored volume is visible");
+    assert!(std::fs::read_dir(t.root.join("tmp")).unwrap().next().is_none(), "staging swept");
+    // The import then succeeds and holds every file.
+    t.ok(&["volume", "import", "-q", "restored", path.to_str().unwrap()]);
+    let data = t.root.join("volumes/restored/_data");
+    let n: usize = std::fs::read_dir(&data).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum();
+    assert_eq!(n, 3000);
+}
