@@ -44,6 +44,12 @@ pub struct Report {
 
 /// Driver directories that no layer record (in any state) owns.
 pub(crate) fn orphan_driver_dirs(store: &Store) -> Result<Vec<String>> {
+    // List the directories *before* reading the records: every record is
+    // written before its directory, so a directory listed here whose record is
+    // missing afterwards really is an orphan (or one being removed right now,
+    // which a second remove tolerates). The other order would take a layer
+    // that another process is creating for an orphan and delete it mid-write.
+    let on_disk = store.driver().list()?;
     let mut known: HashSet<String> = {
         let mut stmt = store.db().conn().prepare("SELECT cache_id FROM layers").map_err(|e| store.db().err(e))?;
         stmt.query_map([], |r| r.get(0)).and_then(|r| r.collect()).map_err(|e| store.db().err(e))?
@@ -56,7 +62,7 @@ pub(crate) fn orphan_driver_dirs(store: &Store) -> Result<Vec<String>> {
         known.insert(format!("{id}-init"));
         known.insert(id);
     }
-    Ok(store.driver().list()?.into_iter().filter(|id| !known.contains(id)).collect())
+    Ok(on_disk.into_iter().filter(|id| !known.contains(id)).collect())
 }
 
 pub fn check(store: &Store, quick: bool, repair: bool) -> Result<Report> {
