@@ -13,7 +13,12 @@ pub enum ArchiveErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("{op} {}: {source}", path.display())]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Sys(#[from] strata_sys::SysError),
     #[error("reading tar stream: {0}")]
@@ -35,7 +40,9 @@ impl ArchiveError {
         match self {
             ArchiveError::Unsupported { .. } | ArchiveError::Invalid { .. } => ArchiveErrorKind::Invalid,
             ArchiveError::Changed { .. } | ArchiveError::TarSplit(_) => ArchiveErrorKind::Corrupt,
-            ArchiveError::Read(e) if e.kind() == std::io::ErrorKind::InvalidData || e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ArchiveError::Read(e)
+                if e.kind() == std::io::ErrorKind::InvalidData || e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
                 ArchiveErrorKind::Invalid
             }
             _ => ArchiveErrorKind::Io,

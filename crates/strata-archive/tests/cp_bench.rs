@@ -86,7 +86,11 @@ fn race(n: usize, mut reset: impl FnMut(), mut a: impl FnMut(), mut b: impl FnMu
             sync();
             let c0 = cpu();
             let s = Instant::now();
-            if child { a() } else { b() }
+            if child {
+                a()
+            } else {
+                b()
+            }
             let wall = s.elapsed().as_secs_f64();
             let c1 = cpu();
             let r = Run { wall, cpu: if child { c1.1 - c0.1 } else { c1.0 - c0.0 } };

@@ -10,9 +10,9 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use crate::Store;
 use crate::error::Result;
 use crate::types::Digest;
-use crate::Store;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -25,11 +25,15 @@ pub enum Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Problem::OrphanLayerDir { cache_id } => write!(f, "orphan layer directory {cache_id} (no layer record owns it)"),
+            Problem::OrphanLayerDir { cache_id } => {
+                write!(f, "orphan layer directory {cache_id} (no layer record owns it)")
+            }
             Problem::LayerDirMissing { chain_id, cache_id } => {
                 write!(f, "layer {chain_id}: directory {cache_id} is missing")
             }
-            Problem::LayerContentMismatch { chain_id, reason } => write!(f, "layer {chain_id}: content damaged: {reason}"),
+            Problem::LayerContentMismatch { chain_id, reason } => {
+                write!(f, "layer {chain_id}: content damaged: {reason}")
+            }
             Problem::ImageLayerMissing { image, layer } => write!(f, "image {image}: layer {layer} is missing"),
         }
     }
@@ -73,7 +77,9 @@ pub fn check(store: &Store, quick: bool, repair: bool) -> Result<Report> {
     let mut damaged: BTreeSet<Digest> = BTreeSet::new();
     for layer in store.layers()? {
         if !store.driver().exists(&layer.cache_id) {
-            report.problems.push(Problem::LayerDirMissing { chain_id: layer.chain_id.clone(), cache_id: layer.cache_id.clone() });
+            report
+                .problems
+                .push(Problem::LayerDirMissing { chain_id: layer.chain_id.clone(), cache_id: layer.cache_id.clone() });
             damaged.insert(layer.chain_id.clone());
             continue;
         }
@@ -91,7 +97,10 @@ pub fn check(store: &Store, quick: bool, repair: bool) -> Result<Report> {
                     }
                 }
                 Err(e) => {
-                    report.problems.push(Problem::LayerContentMismatch { chain_id: layer.chain_id.clone(), reason: e.to_string() });
+                    report.problems.push(Problem::LayerContentMismatch {
+                        chain_id: layer.chain_id.clone(),
+                        reason: e.to_string(),
+                    });
                     damaged.insert(layer.chain_id.clone());
                 }
             }
@@ -141,7 +150,9 @@ pub fn check(store: &Store, quick: bool, repair: bool) -> Result<Report> {
         let mut order: Vec<_> = all.iter().filter(|l| damaged.contains(&l.chain_id)).collect();
         order.reverse();
         for l in order {
-            store.db().write(|tx| tx.execute("DELETE FROM layers WHERE chain_id=?1", [l.chain_id.as_str()]).map(|_| ()))?;
+            store
+                .db()
+                .write(|tx| tx.execute("DELETE FROM layers WHERE chain_id=?1", [l.chain_id.as_str()]).map(|_| ()))?;
             store.driver().remove(&l.cache_id)?;
             report.repaired.push(format!("removed layer {}", l.chain_id));
         }

@@ -24,7 +24,9 @@ pub enum StoreError {
     NoSuchContainer(String),
     #[error("No such volume: {0}")]
     NoSuchVolume(String),
-    #[error("Conflict. The container name \"/{name}\" is already in use by container \"{container}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    #[error(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{container}\". You have to remove (or rename) that container to be able to reuse that name."
+    )]
     NameInUse { name: String, container: String },
     #[error("cannot remove container {id}: container is running: stop the container before removing or force remove")]
     ContainerRunning { id: String },
@@ -51,9 +53,18 @@ pub enum StoreError {
     )]
     DriverMismatch { root: PathBuf, existing: String, requested: String },
     #[error("metadata database {}: {source}", path.display())]
-    Db { path: PathBuf, #[source] source: rusqlite::Error },
+    Db {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("{op} {}: {source}", path.display())]
-    Io { op: &'static str, path: PathBuf, #[source] source: std::io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Sys(#[from] strata_sys::SysError),
     #[error(transparent)]

@@ -3,12 +3,12 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::Store;
 use crate::config::ImageConfig;
 use crate::error::{Result, StoreError};
 use crate::meta::now_rfc3339;
 use crate::reference::Reference;
 use crate::types::Digest;
-use crate::Store;
 
 #[derive(Debug, Clone)]
 pub struct Image {
@@ -110,7 +110,8 @@ impl Store {
 
     pub fn find_image(&self, name: &str) -> Result<Option<Image>> {
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
-        let looks_hex = !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let looks_hex =
+            !hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
         if looks_hex && (name.starts_with("sha256:") || hex.len() == 64) {
             if let Some(img) = self.image_by_prefix(hex)? {
                 return Ok(Some(img));

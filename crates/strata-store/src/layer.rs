@@ -11,10 +11,10 @@ use std::io::Read;
 use rusqlite::{OptionalExtension, params};
 use strata_archive::apply::{ApplyOptions, apply_layer};
 
+use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::meta::now_rfc3339;
 use crate::types::Digest;
-use crate::Store;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layer {
@@ -136,9 +136,11 @@ impl Store {
         let chain_id = Digest::chain(parent, &diff_id);
         let published = self.db().write(|tx| {
             let exists: Option<String> = tx
-                .query_row("SELECT cache_id FROM layers WHERE chain_id=?1 AND state='ready'", [chain_id.as_str()], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT cache_id FROM layers WHERE chain_id=?1 AND state='ready'",
+                    [chain_id.as_str()],
+                    |r| r.get(0),
+                )
                 .optional()?;
             if exists.is_some() {
                 tx.execute("DELETE FROM layers WHERE chain_id=?1", [&pending])?;
@@ -165,11 +167,7 @@ impl Store {
         tar: impl Read,
     ) -> Result<(strata_archive::apply::ApplyStats, Vec<u8>)> {
         self.driver().create(cache_id, parent_cache)?;
-        let opts = ApplyOptions {
-            whiteouts: self.driver().whiteout_mode(),
-            same_owner: is_root(),
-            tar_split: true,
-        };
+        let opts = ApplyOptions { whiteouts: self.driver().whiteout_mode(), same_owner: is_root(), tar_split: true };
         let dir = self.driver().diff_dir(cache_id);
         let mut stats = apply_layer(tar, &dir, &opts)?;
         strata_archive::apply::sync_tree(&dir)?;
@@ -247,9 +245,8 @@ pub(crate) fn sweep_abandoned(store: &Store) -> Result<()> {
             .conn()
             .prepare("SELECT chain_id, cache_id, owner_pid, owner_start FROM layers WHERE state='creating'")
             .map_err(|e| store.db().err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| store.db().err(e))?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(|e| store.db().err(e))?;
         rows.collect::<rusqlite::Result<_>>().map_err(|e| store.db().err(e))?
     };
     for (chain, cache_id, pid, start) in pending {

@@ -58,7 +58,8 @@ impl StoreOpts {
             (PathBuf::from("/var/lib/strata"), PathBuf::from("/run/strata"))
         } else {
             let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"));
-            let data = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|| home.join(".local/share"));
+            let data =
+                std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).unwrap_or_else(|| home.join(".local/share"));
             let run = std::env::var_os("XDG_RUNTIME_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| std::env::temp_dir().join(format!("strata-run-{}", users_uid())));
@@ -99,9 +100,16 @@ impl Store {
             (Some(e), Some(r)) if normalise_driver(r) != e.as_str() => {
                 // Validate the requested name first so a typo gets the better message.
                 if !driver::PRIORITY.contains(&normalise_driver(r)) {
-                    driver::open(r, DriverOpts { home: opts.root.join(r), tmp: tmp.clone(), rootless: !rustix_is_root() })?;
+                    driver::open(
+                        r,
+                        DriverOpts { home: opts.root.join(r), tmp: tmp.clone(), rootless: !rustix_is_root() },
+                    )?;
                 }
-                return Err(StoreError::DriverMismatch { root: opts.root.clone(), existing: e.clone(), requested: r.clone() });
+                return Err(StoreError::DriverMismatch {
+                    root: opts.root.clone(),
+                    existing: e.clone(),
+                    requested: r.clone(),
+                });
             }
             (Some(e), _) => e.clone(),
             (None, Some(r)) => normalise_driver(r).to_string(),

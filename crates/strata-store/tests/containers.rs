@@ -192,8 +192,16 @@ fn diff_commit_export_match_docker() {
         let diff: Vec<String> =
             s.container_changes(&c).unwrap().iter().map(|ch| format!("{} {}", ch.kind.letter(), ch.path)).collect();
         let mut expected = vec![
-            "C /data", "D /data/f.txt", "C /etc", "C /etc/group", "A /newdir", "A /newdir/n", "C /owned",
-            "A /owned/fresh", "D /owned/o.txt", "A /vol",
+            "C /data",
+            "D /data/f.txt",
+            "C /etc",
+            "C /etc/group",
+            "A /newdir",
+            "A /newdir/n",
+            "C /owned",
+            "A /owned/fresh",
+            "D /owned/o.txt",
+            "A /vol",
         ];
         expected.sort();
         let mut got = diff.clone();
@@ -201,12 +209,15 @@ fn diff_commit_export_match_docker() {
         assert_eq!(got, expected, "{d}: diff");
 
         let img = s
-            .commit_container(&c, &CommitOpts {
-                reference: Some(Reference::parse("committed:1").unwrap()),
-                message: Some("msg".into()),
-                author: Some("me".into()),
-                changes: vec!["ENV FOO=bar".into()],
-            })
+            .commit_container(
+                &c,
+                &CommitOpts {
+                    reference: Some(Reference::parse("committed:1").unwrap()),
+                    message: Some("msg".into()),
+                    author: Some("me".into()),
+                    changes: vec!["ENV FOO=bar".into()],
+                },
+            )
             .unwrap();
         assert_eq!(img.config.rootfs.diff_ids.len(), 2);
         assert!(img.config.config.env.as_ref().unwrap().contains(&"FOO=bar".to_string()));
@@ -299,7 +310,9 @@ fn volumes_copy_up_like_docker() {
         assert!(!named.mountpoint.join("f.txt").exists());
 
         // --volumes-from shares by name, ro override.
-        let c3 = s.create_container(&ContainerSpec { volumes_from: vec![format!("{}:ro", c.name)], ..spec("test:base") }).unwrap();
+        let c3 = s
+            .create_container(&ContainerSpec { volumes_from: vec![format!("{}:ro", c.name)], ..spec("test:base") })
+            .unwrap();
         let shared = c3.mounts.iter().find(|m| m.destination == "/owned").unwrap();
         assert_eq!((shared.name.as_str(), shared.rw), ("named", false));
         let anon_shared = c3.mounts.iter().find(|m| m.destination == "/data").unwrap();

@@ -79,8 +79,12 @@ impl Env {
             assert!(Command::new("mount").args(["-o", "loop"]).arg(&img).arg(&root).status().unwrap().success());
             loop_mount = Some(root.clone());
         }
-        let store = Store::open(&StoreOpts { root: root.clone(), run_root: dir.path().join("run"), driver: Some(driver.into()) })
-            .unwrap();
+        let store = Store::open(&StoreOpts {
+            root: root.clone(),
+            run_root: dir.path().join("run"),
+            driver: Some(driver.into()),
+        })
+        .unwrap();
         std::fs::create_dir_all(dir.path().join("host")).unwrap();
         Env { dir, root, loop_mount, store: Some(store) }
     }
@@ -116,7 +120,15 @@ impl Drop for Env {
     }
 }
 
-fn entry(b: &mut tar::Builder<Vec<u8>>, path: &str, kind: tar::EntryType, data: &[u8], mode: u32, owner: (u64, u64), link: &str) {
+fn entry(
+    b: &mut tar::Builder<Vec<u8>>,
+    path: &str,
+    kind: tar::EntryType,
+    data: &[u8],
+    mode: u32,
+    owner: (u64, u64),
+    link: &str,
+) {
     let mut h = tar::Header::new_gnu();
     h.set_entry_type(kind);
     h.set_size(data.len() as u64);
@@ -137,7 +149,15 @@ fn base_image(s: &Store, sentinel: &Path) {
     use tar::EntryType::{Directory as D, Regular as F, Symlink as L};
     let mut b = tar::Builder::new(Vec::new());
     entry(&mut b, "etc/", D, b"", 0o755, (0, 0), "");
-    entry(&mut b, "etc/passwd", F, b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n", 0o644, (0, 0), "");
+    entry(
+        &mut b,
+        "etc/passwd",
+        F,
+        b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
+        0o644,
+        (0, 0),
+        "",
+    );
     entry(&mut b, "etc/group", F, b"root:x:0:\napp:x:1000:\nstaff:x:50:app\n", 0o644, (0, 0), "");
     entry(&mut b, "data/", D, b"", 0o755, (0, 0), "");
     entry(&mut b, "data/f.txt", F, b"image-data\n", 0o644, (0, 0), "");
@@ -194,14 +214,30 @@ fn parse_and_refusals_need_no_privileges() {
     assert_eq!(parse_cp_arg("./a:b"), host("./a:b"));
     assert_eq!(parse_cp_arg("volume:v1:/p"), CpEndpoint::Volume { name: "v1".into(), path: "/p".into() });
     let t = tempfile::tempdir().unwrap();
-    let s = Store::open(&StoreOpts { root: t.path().join("r"), run_root: t.path().join("run"), driver: Some("vfs".into()) }).unwrap();
-    for (a, b) in [(host("/a"), host("/b")), (CpEndpoint::Stream, host("/b")), (host("/a"), CpEndpoint::Stream), (CpEndpoint::Stream, CpEndpoint::Stream)] {
+    let s = Store::open(&StoreOpts {
+        root: t.path().join("r"),
+        run_root: t.path().join("run"),
+        driver: Some("vfs".into()),
+    })
+    .unwrap();
+    for (a, b) in [
+        (host("/a"), host("/b")),
+        (CpEndpoint::Stream, host("/b")),
+        (host("/a"), CpEndpoint::Stream),
+        (CpEndpoint::Stream, CpEndpoint::Stream),
+    ] {
         let e = cp(&s, &a, &b, &CpOpts::default()).unwrap_err();
         assert_eq!(e.to_string(), "must specify at least one container source");
     }
     let e = cp(&s, &host("/etc/hostname"), &ctr("nope", "/"), &CpOpts::default()).unwrap_err();
     assert_eq!(e.to_string(), "No such container: nope");
-    let e = cp(&s, &host("/etc/hostname"), &CpEndpoint::Volume { name: "nov".into(), path: "/".into() }, &CpOpts::default()).unwrap_err();
+    let e = cp(
+        &s,
+        &host("/etc/hostname"),
+        &CpEndpoint::Volume { name: "nov".into(), path: "/".into() },
+        &CpOpts::default(),
+    )
+    .unwrap_err();
     assert_eq!(e.to_string(), "No such volume: nov");
 }
 
@@ -230,7 +266,11 @@ fn host_to_container_and_back_with_volumes() {
         assert!(!env.root.join(format!("{d}")).join("f.txt").exists());
         // Into a named volume, and into the rootfs.
         cp(s, &host(&env.h("dir")), &ctr("c1", "/named/dir"), &CpOpts::default()).unwrap();
-        assert_eq!(std::fs::read_to_string(s.volume("named").unwrap().mountpoint.join("dir/sub/x")).unwrap(), "x", "{d}");
+        assert_eq!(
+            std::fs::read_to_string(s.volume("named").unwrap().mountpoint.join("dir/sub/x")).unwrap(),
+            "x",
+            "{d}"
+        );
         cp(s, &host(&env.h("dir")), &ctr("c1", "/"), &CpOpts::default()).unwrap();
         let st = cp(s, &ctr("c1", "/dir"), &host(&env.h("back")), &root_opts()).unwrap();
         assert_eq!(st.files, 1);
@@ -250,7 +290,8 @@ fn host_to_container_and_back_with_volumes() {
         cp(s, &ctr("c3", "/late/mnt/v.txt"), &host(&env.h("late.txt")), &root_opts()).unwrap();
         assert_eq!(std::fs::read_to_string(env.host("late.txt")).unwrap(), "late", "{d}");
         let mut tar = Vec::new();
-        s.cp(&ctr("c3", "/late/mnt"), &CpEndpoint::Stream, &CpOpts::default(), &mut std::io::empty(), &mut tar).unwrap();
+        s.cp(&ctr("c3", "/late/mnt"), &CpEndpoint::Stream, &CpOpts::default(), &mut std::io::empty(), &mut tar)
+            .unwrap();
         assert!(!tar.is_empty());
         // Docker's errors name the container.
         let e = cp(s, &ctr("c1", "/nope"), &host(&env.h("x")), &root_opts()).unwrap_err();
@@ -281,7 +322,8 @@ fn read_only_bind_and_read_only_rootfs() {
         std::fs::create_dir_all(&ro).unwrap();
         std::fs::write(ro.join("inside"), "ro-content").unwrap();
         std::fs::write(env.host("f.txt"), "f").unwrap();
-        s.create_container(&ContainerSpec { binds: vec![format!("{}:/rovol:ro", ro.display())], ..spec("c1") }).unwrap();
+        s.create_container(&ContainerSpec { binds: vec![format!("{}:/rovol:ro", ro.display())], ..spec("c1") })
+            .unwrap();
         for dst in ["/rovol", "/rovol/", "/rovol/new.txt"] {
             let e = cp(s, &host(&env.h("f.txt")), &ctr("c1", dst), &CpOpts::default()).unwrap_err();
             assert_eq!(e.to_string(), "mounted volume is marked read-only", "{d} {dst}");
@@ -289,7 +331,9 @@ fn read_only_bind_and_read_only_rootfs() {
         let mut tar = tar::Builder::new(Vec::new());
         entry(&mut tar, "t.txt", tar::EntryType::Regular, b"t", 0o644, (0, 0), "");
         let data = tar.into_inner().unwrap();
-        let e = s.cp(&CpEndpoint::Stream, &ctr("c1", "/rovol"), &CpOpts::default(), &mut &data[..], &mut std::io::sink()).unwrap_err();
+        let e = s
+            .cp(&CpEndpoint::Stream, &ctr("c1", "/rovol"), &CpOpts::default(), &mut &data[..], &mut std::io::sink())
+            .unwrap_err();
         assert_eq!(e.to_string(), "mounted volume is marked read-only");
         // A copy into the rootfs that reaches the read-only volume below it.
         std::fs::create_dir_all(env.host("tree/rovol")).unwrap();
@@ -366,10 +410,13 @@ fn container_to_container_volumes_and_streams() {
             ));
         }
         assert_eq!(listing, ["owned/ 1000:1000 app/app", "owned/o.txt 1000:1000 app/app"], "{d}");
-        s.cp(&CpEndpoint::Stream, &ctr("cb", "/data"), &CpOpts::default(), &mut &out[..], &mut std::io::sink()).unwrap();
+        s.cp(&CpEndpoint::Stream, &ctr("cb", "/data"), &CpOpts::default(), &mut &out[..], &mut std::io::sink())
+            .unwrap();
         let anon = s.container("cb").unwrap().mounts.into_iter().find(|m| m.destination == "/data").unwrap();
         assert!(anon.source.join("owned/o.txt").is_file(), "{d}: extracted into b's /data volume");
-        let e = s.cp(&CpEndpoint::Stream, &ctr("cb", "/data/x"), &CpOpts::default(), &mut &out[..], &mut std::io::sink()).unwrap_err();
+        let e = s
+            .cp(&CpEndpoint::Stream, &ctr("cb", "/data/x"), &CpOpts::default(), &mut &out[..], &mut std::io::sink())
+            .unwrap_err();
         assert_eq!(e.to_string(), "destination \"cb:/data/x\" must be a directory");
         check_sentinel(&sent);
         env.no_views_left();
@@ -393,7 +440,9 @@ fn archive_mode_uses_the_containers_user() {
     std::os::unix::fs::lchown(env.host("f.txt"), Some(1234), Some(4321)).unwrap();
     assert_eq!(s.cp_user_owner("cu").unwrap(), Some((1000, 50)));
     assert_eq!(s.cp_user_owner("nouser").unwrap(), None);
-    let io = |s: &Store, src: &CpEndpoint, dst: &CpEndpoint| s.cp_archive(src, dst, &CpOpts::default(), &mut std::io::empty(), &mut std::io::sink());
+    let io = |s: &Store, src: &CpEndpoint, dst: &CpEndpoint| {
+        s.cp_archive(src, dst, &CpOpts::default(), &mut std::io::empty(), &mut std::io::sink())
+    };
     io(s, &host(&env.h("f.txt")), &ctr("cu", "/a.txt")).unwrap();
     io(s, &host(&env.h("f.txt")), &ctr("nouser", "/a.txt")).unwrap();
     let e = io(s, &host(&env.h("f.txt")), &ctr("cg", "/a.txt")).unwrap_err();

@@ -17,8 +17,12 @@ fn is_root() -> bool {
 }
 
 fn store(dir: &Path, name: &str) -> Store {
-    Store::open(&StoreOpts { root: dir.join(name), run_root: dir.join(format!("{name}-run")), driver: Some("vfs".into()) })
-        .unwrap()
+    Store::open(&StoreOpts {
+        root: dir.join(name),
+        run_root: dir.join(format!("{name}-run")),
+        driver: Some("vfs".into()),
+    })
+    .unwrap()
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -35,13 +39,27 @@ fn dump(root: &Path) -> Vec<String> {
         let p = e.path();
         let md = p.symlink_metadata().unwrap();
         let rel = p.strip_prefix(root).unwrap().display().to_string();
-        let kind = if md.is_dir() { "d" } else if md.file_type().is_symlink() { "l" } else { "f" };
-        let content = if md.is_file() { strata_archive::digest::sha256_hex(&std::fs::read(p).unwrap())[..12].to_string() } else { String::new() };
+        let kind = if md.is_dir() {
+            "d"
+        } else if md.file_type().is_symlink() {
+            "l"
+        } else {
+            "f"
+        };
+        let content = if md.is_file() {
+            strata_archive::digest::sha256_hex(&std::fs::read(p).unwrap())[..12].to_string()
+        } else {
+            String::new()
+        };
         let link = if kind == "l" { std::fs::read_link(p).unwrap().display().to_string() } else { String::new() };
         let xattrs: Vec<String> = if kind == "l" {
             Vec::new()
         } else {
-            strata_sys::fs::list_xattrs(p).unwrap().into_iter().map(|(k, v)| format!("{}={}", k.to_string_lossy(), String::from_utf8_lossy(&v))).collect()
+            strata_sys::fs::list_xattrs(p)
+                .unwrap()
+                .into_iter()
+                .map(|(k, v)| format!("{}={}", k.to_string_lossy(), String::from_utf8_lossy(&v)))
+                .collect()
         };
         let mtime = if md.is_dir() { 0 } else { md.mtime() };
         out.push(format!(
@@ -68,7 +86,12 @@ fn fill(data: &Path) {
     if is_root() {
         strata_sys::fs::lchown(&data.join("sub/b.bin"), 1234, 4321).unwrap();
         strata_sys::fs::lchown(data, 1000, 1000).unwrap();
-        strata_sys::fs::set_xattr(&data.join("sub/b.bin"), "security.capability", &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+        strata_sys::fs::set_xattr(
+            &data.join("sub/b.bin"),
+            "security.capability",
+            &[1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        )
+        .unwrap();
     }
     std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o770)).unwrap();
 }
@@ -79,7 +102,9 @@ fn export_import_into_a_second_root_is_identical() {
     let a = store(t.path(), "a");
     let b = store(t.path(), "b");
     let labels: BTreeMap<String, String> = [("app".to_string(), "web".to_string())].into();
-    let v = a.create_volume(&VolumeSpec { name: Some("data".into()), labels: labels.clone(), ..Default::default() }).unwrap();
+    let v = a
+        .create_volume(&VolumeSpec { name: Some("data".into()), labels: labels.clone(), ..Default::default() })
+        .unwrap();
     fill(&v.mountpoint);
     for (c, name) in [(Compression::None, "plain"), (Compression::Gzip, "gz"), (Compression::Zstd, "zst")] {
         let mut archive = Vec::new();
@@ -143,7 +168,13 @@ fn imports_plain_tars_and_rejects_escapes() {
 fn clone_rename_labels_prune() {
     let t = tmp();
     let s = store(t.path(), "s");
-    let v = s.create_volume(&VolumeSpec { name: Some("src".into()), labels: [("k".into(), "v".into())].into(), ..Default::default() }).unwrap();
+    let v = s
+        .create_volume(&VolumeSpec {
+            name: Some("src".into()),
+            labels: [("k".into(), "v".into())].into(),
+            ..Default::default()
+        })
+        .unwrap();
     fill(&v.mountpoint);
     let c = s.clone_volume("src", "copy").unwrap();
     assert_eq!(dump(&v.mountpoint), dump(&c.mountpoint));
@@ -156,7 +187,12 @@ fn clone_rename_labels_prune() {
     assert_eq!(u.labels, [("x".to_string(), "1".to_string())].into());
     // Prune: anonymous only unless all; never volumes with options; dry run removes nothing.
     s.create_volume(&VolumeSpec { anonymous: true, ..Default::default() }).unwrap();
-    s.create_volume(&VolumeSpec { name: Some("opt".into()), options: [("type".into(), "tmpfs".into()), ("device".into(), "tmpfs".into())].into(), ..Default::default() }).unwrap();
+    s.create_volume(&VolumeSpec {
+        name: Some("opt".into()),
+        options: [("type".into(), "tmpfs".into()), ("device".into(), "tmpfs".into())].into(),
+        ..Default::default()
+    })
+    .unwrap();
     let none = VolumeFilter::default();
     let dry = s.prune_volumes(&none, false, true).unwrap();
     assert_eq!(dry.len(), 1);
@@ -168,8 +204,22 @@ fn clone_rename_labels_prune() {
     let names: Vec<String> = s.volumes().unwrap().into_iter().map(|v| v.name).collect();
     assert_eq!(names, ["opt", "src"]);
     // Docker's option validation.
-    assert!(s.create_volume(&VolumeSpec { name: Some("bad".into()), options: [("type".into(), "tmpfs".into())].into(), ..Default::default() }).is_err());
+    assert!(
+        s.create_volume(&VolumeSpec {
+            name: Some("bad".into()),
+            options: [("type".into(), "tmpfs".into())].into(),
+            ..Default::default()
+        })
+        .is_err()
+    );
     assert!(s.create_volume(&VolumeSpec { name: Some("a/b".into()), ..Default::default() }).is_err());
     // Same name, different options: an error (Docker silently ignores them).
-    assert!(s.create_volume(&VolumeSpec { name: Some("src".into()), options: [("type".into(), "none".into()), ("device".into(), "/x".into())].into(), ..Default::default() }).is_err());
+    assert!(
+        s.create_volume(&VolumeSpec {
+            name: Some("src".into()),
+            options: [("type".into(), "none".into()), ("device".into(), "/x".into())].into(),
+            ..Default::default()
+        })
+        .is_err()
+    );
 }

@@ -152,7 +152,10 @@ fn bind_mount_legacy(source: &Path, target: BorrowedFd<'_>, restrict: MountRestr
         return Err(SysError::new(
             "remount bind",
             &t,
-            std::io::Error::new(std::io::ErrorKind::Unsupported, "restricting a bind mount onto an fd needs Linux >= 5.2"),
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "restricting a bind mount onto an fd needs Linux >= 5.2",
+            ),
         ));
     }
     Ok(())
@@ -211,7 +214,10 @@ pub fn mount_target(root: &crate::root::Root, dest: &Path, dir: bool) -> SysResu
         return Err(SysError::new(
             "mount point",
             dest,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "a file can only be bind-mounted onto a regular file"),
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a file can only be bind-mounted onto a regular file",
+            ),
         ));
     }
     Ok(fd)
@@ -305,7 +311,8 @@ mod tests {
             bind_mount_onto_fd(&src, target.as_fd(), false).unwrap();
             let top = std::fs::File::open(&dst).unwrap();
             std::fs::write(dst.join("w"), b"1").unwrap();
-            restrict_mount(top.as_fd(), MountRestrictions { readonly: true, nodev: true, nosuid: true }, false).unwrap();
+            restrict_mount(top.as_fd(), MountRestrictions { readonly: true, nodev: true, nosuid: true }, false)
+                .unwrap();
             assert!(erofs(&dst.join("w2")));
             let e = std::fs::File::open(dst.join("null")).unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::EACCES));

@@ -9,8 +9,8 @@
 //! with NOFOLLOW, or a `/proc/self/fd/N/name` path pinned to the parent fd).
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -107,8 +107,7 @@ impl Root {
                     Ok(fd) => cur = fd,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                         // A dangling symlink: create its target (confined) instead.
-                        let target = rustix::fs::readlinkat(&cur, name, Vec::new())
-                            .map_err(|_| e)?;
+                        let target = rustix::fs::readlinkat(&cur, name, Vec::new()).map_err(|_| e)?;
                         let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
                         let mut next = if target.is_absolute() {
                             relative(&target)

@@ -191,6 +191,7 @@ fn kill_9_during_volume_import_publishes_no_half_volume() {
     // The import then succeeds and holds every file.
     t.ok(&["volume", "import", "-q", "restored", path.to_str().unwrap()]);
     let data = t.root.join("volumes/restored/_data");
-    let n: usize = std::fs::read_dir(&data).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum();
+    let n: usize =
+        std::fs::read_dir(&data).unwrap().map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count()).sum();
     assert_eq!(n, 3000);
 }

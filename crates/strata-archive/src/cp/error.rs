@@ -150,7 +150,8 @@ mod tests {
     fn errno_text_like_go() {
         let e = std::io::Error::from_raw_os_error(libc_enoent());
         assert_eq!(go_errno(&e), "no such file or directory");
-        let e = CpError::HostPath { op: "lstat", path: "/tmp/nope".into(), source: std::io::Error::from_raw_os_error(2) };
+        let e =
+            CpError::HostPath { op: "lstat", path: "/tmp/nope".into(), source: std::io::Error::from_raw_os_error(2) };
         assert_eq!(e.to_string(), "lstat /tmp/nope: no such file or directory");
         let e = CpError::OverwriteDirWithNonDir { path: "/data/x".into(), dest: "/data".into() };
         assert_eq!(e.to_string(), r#"cannot overwrite directory "/data/x" with non-directory "/data""#);

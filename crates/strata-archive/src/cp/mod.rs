@@ -137,7 +137,13 @@ pub fn tar_from_root(root: &Root, src: &str, out: &mut dyn Write, opts: &CpOpts)
 
 /// [`tar_from_root`] with the uname/gname table given (`None`: numeric only,
 /// e.g. for a volume, which has no users of its own).
-pub fn tar_from_root_with(root: &Root, src: &str, out: &mut dyn Write, opts: &CpOpts, names: Option<&UserDb>) -> CpResult<CpStats> {
+pub fn tar_from_root_with(
+    root: &Root,
+    src: &str,
+    out: &mut dyn Write,
+    opts: &CpOpts,
+    names: Option<&UserDb>,
+) -> CpResult<CpStats> {
     let up = UserPath::container(src, "source")?;
     let top = resolve_src_root(root, &up, opts.follow_link)?;
     let name = up.top_name();
@@ -156,7 +162,13 @@ pub fn tar_into_root(input: impl Read, root: &Root, dst_dir: &str, opts: &CpOpts
 }
 
 /// [`tar_into_root`] with a check of the extraction directory first.
-pub fn tar_into_root_checked(input: impl Read, root: &Root, dst_dir: &str, opts: &CpOpts, check: DestCheck<'_>) -> CpResult<CpStats> {
+pub fn tar_into_root_checked(
+    input: impl Read,
+    root: &Root,
+    dst_dir: &str,
+    opts: &CpOpts,
+    check: DestCheck<'_>,
+) -> CpResult<CpStats> {
     let up = UserPath::container(dst_dir, "destination")?;
     let (path, st) = follow_dst(&Endpoint::Root(root, dst_dir), &up)?;
     if st != DstStat::Dir {
@@ -305,7 +317,12 @@ impl UserPath {
         if raw.is_empty() {
             return Err(CpError::EmptyPath { what });
         }
-        Ok(UserPath { raw: raw.to_string(), clean, trailing_sep: raw.ends_with('/'), current_dir: specifies_current_dir(raw) })
+        Ok(UserPath {
+            raw: raw.to_string(),
+            clean,
+            trailing_sep: raw.ends_with('/'),
+            current_dir: specifies_current_dir(raw),
+        })
     }
 
     /// A path inside a root: relative to its `/` (Docker: `filepath.Join("/", path)`).
@@ -379,7 +396,8 @@ fn resolve_src_root(root: &Root, up: &UserPath, follow_link: bool) -> CpResult<S
         Err(e) if matches!(errno_of(&e), Some(Errno::NOENT | Errno::NOTDIR)) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    let fd = match rustix::fs::openat(&parent, &name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+    let fd = match rustix::fs::openat(&parent, &name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+    {
         Ok(fd) => fd,
         Err(Errno::NOENT | Errno::NOTDIR) => return Err(not_found()),
         Err(e) => return Err(CpError::io("lstat", shown, e)),
@@ -451,13 +469,17 @@ fn stat_dst(dst: &Endpoint<'_>, path: &str) -> CpResult<DstStat> {
                         Ok(_) => Ok(DstStat::Missing),
                         Err(e) => Err(CpError::io("stat", path, e)),
                     },
-                    Err(e) if matches!(errno_of(&e), Some(Errno::NOENT | Errno::NOTDIR | Errno::LOOP)) => Ok(DstStat::Missing),
+                    Err(e) if matches!(errno_of(&e), Some(Errno::NOENT | Errno::NOTDIR | Errno::LOOP)) => {
+                        Ok(DstStat::Missing)
+                    }
                     Err(e) => Err(e.into()),
                 };
             }
             let (parent, name) = match root.parent_of(Path::new(&clean)) {
                 Ok(p) => p,
-                Err(e) if matches!(errno_of(&e), Some(Errno::NOENT | Errno::NOTDIR | Errno::LOOP)) => return Ok(DstStat::Missing),
+                Err(e) if matches!(errno_of(&e), Some(Errno::NOENT | Errno::NOTDIR | Errno::LOOP)) => {
+                    return Ok(DstStat::Missing);
+                }
                 Err(e) => return Err(e.into()),
             };
             stat_at(parent.as_fd(), &name, path)
@@ -466,7 +488,11 @@ fn stat_dst(dst: &Endpoint<'_>, path: &str) -> CpResult<DstStat> {
             // lstat(2) itself gives `x/` its meaning (follows to a directory).
             match rustix::fs::lstat(path) {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
-                    let t = rustix::fs::readlink(path, Vec::new()).map_err(|e| CpError::HostPath { op: "readlink", path: path.into(), source: e.into() })?;
+                    let t = rustix::fs::readlink(path, Vec::new()).map_err(|e| CpError::HostPath {
+                        op: "readlink",
+                        path: path.into(),
+                        source: e.into(),
+                    })?;
                     Ok(DstStat::Symlink(OsString::from(OsStr::from_bytes(t.as_bytes()))))
                 }
                 Ok(st) => Ok(kind(&st)),
@@ -483,7 +509,8 @@ fn stat_at(parent: BorrowedFd<'_>, name: &OsStr, shown: &str) -> CpResult<DstSta
         Ok(st) => match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => Ok(DstStat::Dir),
             FileType::Symlink => {
-                let t = rustix::fs::readlinkat(parent, name, Vec::new()).map_err(|e| CpError::io("readlink", shown, e))?;
+                let t =
+                    rustix::fs::readlinkat(parent, name, Vec::new()).map_err(|e| CpError::io("readlink", shown, e))?;
                 Ok(DstStat::Symlink(OsString::from(OsStr::from_bytes(t.as_bytes()))))
             }
             _ => Ok(DstStat::NonDir),
@@ -538,7 +565,8 @@ fn check_host_parent(dst: &Endpoint<'_>, path: &str) -> CpResult<()> {
 /// is read. The walk during the copy checks the same again (a backstop for
 /// paths this cannot see, e.g. through a bind mount).
 fn is_within(dir: BorrowedFd<'_>, ancestor: (u64, u64), stop: Option<(u64, u64)>) -> bool {
-    let Ok(mut cur) = rustix::fs::openat(dir, ".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+    let Ok(mut cur) = rustix::fs::openat(dir, ".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    else {
         return false;
     };
     for _ in 0..4096 {
@@ -550,7 +578,8 @@ fn is_within(dir: BorrowedFd<'_>, ancestor: (u64, u64), stop: Option<(u64, u64)>
         if Some(id) == stop {
             return false;
         }
-        let Ok(up) = rustix::fs::openat(&cur, "..", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+        let Ok(up) = rustix::fs::openat(&cur, "..", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        else {
             return false;
         };
         match rustix::fs::fstat(&up) {

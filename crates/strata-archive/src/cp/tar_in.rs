@@ -99,7 +99,10 @@ pub(crate) fn extract(input: impl Read, tw: &mut TreeWriter) -> CpResult<CpStats
                 let ext = ext.map_err(read_err)?;
                 let key = ext.key_bytes();
                 if key.starts_with(b"GNU.sparse.") {
-                    return Err(unsupported(&raw, "PAX sparse file (GNU.sparse.* records) cannot be extracted faithfully"));
+                    return Err(unsupported(
+                        &raw,
+                        "PAX sparse file (GNU.sparse.* records) cannot be extracted faithfully",
+                    ));
                 } else if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                     if xattrs::travels(name) {
                         x.push((OsStr::from_bytes(name).to_os_string(), ext.value_bytes().to_vec()));
@@ -127,10 +130,9 @@ pub(crate) fn extract(input: impl Read, tw: &mut TreeWriter) -> CpResult<CpStats
         let num = |v: std::io::Result<u64>| v.unwrap_or(0);
         let mtime = pax_mtime.unwrap_or((num(h.mtime()) as i64, 0));
         let rdev = match kind {
-            Kind::Node(NodeKind::Char | NodeKind::Block) => (
-                h.device_major().ok().flatten().unwrap_or(0),
-                h.device_minor().ok().flatten().unwrap_or(0),
-            ),
+            Kind::Node(NodeKind::Char | NodeKind::Block) => {
+                (h.device_major().ok().flatten().unwrap_or(0), h.device_minor().ok().flatten().unwrap_or(0))
+            }
             _ => (0, 0),
         };
         let meta = Meta {
@@ -153,7 +155,10 @@ pub(crate) fn extract(input: impl Read, tw: &mut TreeWriter) -> CpResult<CpStats
             // The extraction directory itself: Docker keeps an existing
             // directory's metadata (`fi.IsDir() && hdr.Name == "."`).
             if kind != Kind::Dir {
-                return Err(CpError::OverwriteDirWithNonDir { path: tw.shown(Path::new(".")), dest: tw.shown(Path::new(".")) });
+                return Err(CpError::OverwriteDirWithNonDir {
+                    path: tw.shown(Path::new(".")),
+                    dest: tw.shown(Path::new(".")),
+                });
             }
             continue;
         }
@@ -165,7 +170,9 @@ pub(crate) fn extract(input: impl Read, tw: &mut TreeWriter) -> CpResult<CpStats
                 let fd = if parent_rel.as_os_str().is_empty() {
                     tw.top().try_clone_to_owned().map_err(|e| CpError::io("dup", tw.shown(&rel), e))?
                 } else {
-                    tw.root().mkdir_all(&parent_rel, 0o755).map_err(|e| CpError::io("mkdir", tw.shown(&parent_rel), e.source))?
+                    tw.root()
+                        .mkdir_all(&parent_rel, 0o755)
+                        .map_err(|e| CpError::io("mkdir", tw.shown(&parent_rel), e.source))?
                 };
                 let fd = Rc::new(fd);
                 cache = Some((parent_rel.clone(), fd.clone()));
@@ -240,7 +247,15 @@ mod tests {
 
     #[test]
     fn names_cannot_climb() {
-        for (i, o) in [("a/b", "a/b"), ("./a/./b/", "a/b"), ("/abs/x", "abs/x"), ("../../x", "x"), ("a/../../b", "b"), ("./", ""), ("..", "")] {
+        for (i, o) in [
+            ("a/b", "a/b"),
+            ("./a/./b/", "a/b"),
+            ("/abs/x", "abs/x"),
+            ("../../x", "x"),
+            ("a/../../b", "b"),
+            ("./", ""),
+            ("..", ""),
+        ] {
             assert_eq!(clean_name(i.as_bytes()), PathBuf::from(o), "{i}");
         }
     }

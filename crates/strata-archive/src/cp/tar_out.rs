@@ -224,7 +224,15 @@ impl Sink for TarSink<'_> {
         Ok(())
     }
 
-    fn file(&mut self, _parent: Option<&()>, _name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, data: &File) -> CpResult<bool> {
+    fn file(
+        &mut self,
+        _parent: Option<&()>,
+        _name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+        data: &File,
+    ) -> CpResult<bool> {
         let name = name_of(rel, false);
         self.header(Hdr { name: &name, typeflag: b'0', m, size: m.size, link: b"", xattrs: x })?;
         let mut left = m.size;
@@ -254,7 +262,15 @@ impl Sink for TarSink<'_> {
         Ok(false)
     }
 
-    fn symlink(&mut self, _parent: Option<&()>, _name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, target: &OsStr) -> CpResult<()> {
+    fn symlink(
+        &mut self,
+        _parent: Option<&()>,
+        _name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+        target: &OsStr,
+    ) -> CpResult<()> {
         let name = name_of(rel, false);
         self.header(Hdr { name: &name, typeflag: b'2', m, size: 0, link: target.as_bytes(), xattrs: x })
     }
@@ -274,5 +290,4 @@ impl Sink for TarSink<'_> {
         let link = first.as_os_str().as_bytes();
         self.header(Hdr { name: &name, typeflag: b'1', m, size: 0, link, xattrs: &Vec::new() })
     }
-
 }

@@ -154,7 +154,8 @@ impl TreeWriter {
     pub fn open_dir(&mut self, parent: BorrowedFd<'_>, name: &OsStr, rel: &Path) -> CpResult<DirHandle> {
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         if name == "." {
-            let fd = rustix::fs::openat(parent, ".", flags, Mode::empty()).map_err(|e| CpError::io("open", self.shown(rel), e))?;
+            let fd = rustix::fs::openat(parent, ".", flags, Mode::empty())
+                .map_err(|e| CpError::io("open", self.shown(rel), e))?;
             let f = File::from(fd);
             self.note_top(&f, rel)?;
             return Ok(DirHandle { fd: f, keep_meta: true, rel: rel.to_path_buf() });
@@ -200,9 +201,14 @@ impl TreeWriter {
     /// Owner, mode, xattrs and times through an open fd.
     pub fn finish_fd(&self, fd: BorrowedFd<'_>, m: &Meta, x: &Xattrs, rel: &Path) -> CpResult<()> {
         let (uid, gid) = self.owner_of(m);
-        let r = rustix::fs::fchown(fd, Some(rustix::process::Uid::from_raw(uid)), Some(rustix::process::Gid::from_raw(gid)));
+        let r = rustix::fs::fchown(
+            fd,
+            Some(rustix::process::Uid::from_raw(uid)),
+            Some(rustix::process::Gid::from_raw(gid)),
+        );
         self.chown_result(r, rel)?;
-        rustix::fs::fchmod(fd, Mode::from_raw_mode(m.mode & 0o7777)).map_err(|e| CpError::io("chmod", self.shown(rel), e))?;
+        rustix::fs::fchmod(fd, Mode::from_raw_mode(m.mode & 0o7777))
+            .map_err(|e| CpError::io("chmod", self.shown(rel), e))?;
         xattrs::write(On::Fd(fd), x, false, self.privileged, &self.shown(rel))?;
         let t = Timestamps { last_access: ts(m.atime), last_modification: ts(m.mtime) };
         rustix::fs::futimens(fd, &t).map_err(|e| CpError::io("utimes", self.shown(rel), e))
@@ -225,19 +231,32 @@ impl TreeWriter {
         let st = rustix::fs::fstat(f).map_err(|e| CpError::io("stat", self.shown(rel), e))?;
         let (uid, gid) = self.owner_of(m);
         if (st.st_uid, st.st_gid) != (uid, gid) {
-            let r = rustix::fs::fchown(f, Some(rustix::process::Uid::from_raw(uid)), Some(rustix::process::Gid::from_raw(gid)));
+            let r = rustix::fs::fchown(
+                f,
+                Some(rustix::process::Uid::from_raw(uid)),
+                Some(rustix::process::Gid::from_raw(gid)),
+            );
             self.chown_result(r, rel)?;
         }
         // chown clears set-id bits, which creation never sets: both cases land here.
         if st.st_mode & 0o7777 != m.mode & 0o7777 {
-            rustix::fs::fchmod(f, Mode::from_raw_mode(m.mode & 0o7777)).map_err(|e| CpError::io("chmod", self.shown(rel), e))?;
+            rustix::fs::fchmod(f, Mode::from_raw_mode(m.mode & 0o7777))
+                .map_err(|e| CpError::io("chmod", self.shown(rel), e))?;
         }
         xattrs::write(On::Fd(f.as_fd()), x, false, self.privileged, &self.shown(rel))?;
         let t = Timestamps { last_access: ts(m.atime), last_modification: ts(m.mtime) };
         rustix::fs::futimens(f, &t).map_err(|e| CpError::io("utimes", self.shown(rel), e))
     }
 
-    pub fn symlink(&self, parent: BorrowedFd<'_>, name: &OsStr, rel: &Path, target: &OsStr, m: &Meta, x: &Xattrs) -> CpResult<()> {
+    pub fn symlink(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        rel: &Path,
+        target: &OsStr,
+        m: &Meta,
+        x: &Xattrs,
+    ) -> CpResult<()> {
         self.create_nondir(parent, name, rel, "symlink", || rustix::fs::symlinkat(target, parent, name))?;
         self.finish_at(parent, name, rel, m, x, true)
     }
@@ -250,14 +269,24 @@ impl TreeWriter {
             _ => FileType::Fifo,
         };
         let dev = rustix::fs::makedev(m.rdev.0, m.rdev.1);
-        self.create_nondir(parent, name, rel, "mknod", || rustix::fs::mknodat(parent, name, ft, Mode::from_raw_mode(0o600), dev))?;
+        self.create_nondir(parent, name, rel, "mknod", || {
+            rustix::fs::mknodat(parent, name, ft, Mode::from_raw_mode(0o600), dev)
+        })?;
         self.finish_at(parent, name, rel, m, x, false)
     }
 
     /// Owner, mode, xattrs and times of an inode just created by name, never
     /// following it: if it was swapped for a symlink meanwhile, the symlink
     /// (inside the destination) is what gets changed.
-    fn finish_at(&self, parent: BorrowedFd<'_>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, symlink: bool) -> CpResult<()> {
+    fn finish_at(
+        &self,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+        symlink: bool,
+    ) -> CpResult<()> {
         let (uid, gid) = self.owner_of(m);
         let r = rustix::fs::chownat(
             parent,
@@ -274,13 +303,19 @@ impl TreeWriter {
                 .map_err(|e| CpError::io("open", self.shown(rel), e))?;
             let st = rustix::fs::fstat(&fd).map_err(|e| CpError::io("stat", self.shown(rel), e))?;
             if FileType::from_raw_mode(st.st_mode) != FileType::Symlink {
-                rustix::fs::chmodat(rustix::fs::CWD, proc_path(fd.as_fd(), None), Mode::from_raw_mode(m.mode & 0o7777), AtFlags::empty())
-                    .map_err(|e| CpError::io("chmod", self.shown(rel), e))?;
+                rustix::fs::chmodat(
+                    rustix::fs::CWD,
+                    proc_path(fd.as_fd(), None),
+                    Mode::from_raw_mode(m.mode & 0o7777),
+                    AtFlags::empty(),
+                )
+                .map_err(|e| CpError::io("chmod", self.shown(rel), e))?;
             }
         }
         xattrs::write(On::Link(&proc_path(parent, Some(name))), x, symlink, self.privileged, &self.shown(rel))?;
         let t = Timestamps { last_access: ts(m.atime), last_modification: ts(m.mtime) };
-        rustix::fs::utimensat(parent, name, &t, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| CpError::io("utimes", self.shown(rel), e))
+        rustix::fs::utimensat(parent, name, &t, AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| CpError::io("utimes", self.shown(rel), e))
     }
 
     /// `name` in `parent` as another name of `first` (relative to the extraction
@@ -290,14 +325,23 @@ impl TreeWriter {
             Ok(p) => p,
             Err(e) => return Err(CpError::io("link", self.shown(rel), e.source)),
         };
-        self.create_nondir(parent, name, rel, "link", || rustix::fs::linkat(&fdir, &fname, parent, name, AtFlags::empty()))
+        self.create_nondir(parent, name, rel, "link", || {
+            rustix::fs::linkat(&fdir, &fname, parent, name, AtFlags::empty())
+        })
     }
 }
 
 impl Sink for TreeWriter {
     type Dir = DirHandle;
 
-    fn dir(&mut self, parent: Option<&DirHandle>, name: &OsStr, rel: &Path, _m: &Meta, _x: &Xattrs) -> CpResult<DirHandle> {
+    fn dir(
+        &mut self,
+        parent: Option<&DirHandle>,
+        name: &OsStr,
+        rel: &Path,
+        _m: &Meta,
+        _x: &Xattrs,
+    ) -> CpResult<DirHandle> {
         match parent {
             Some(p) => self.open_dir(p.fd.as_fd(), name, rel),
             None => {
@@ -311,7 +355,15 @@ impl Sink for TreeWriter {
         self.finish_dir(&d, m, x)
     }
 
-    fn file(&mut self, parent: Option<&DirHandle>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, data: &File) -> CpResult<bool> {
+    fn file(
+        &mut self,
+        parent: Option<&DirHandle>,
+        name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+        data: &File,
+    ) -> CpResult<bool> {
         let pfd = parent.map(|p| p.fd.as_fd()).unwrap_or(self.top.as_fd());
         let f = self.create_file(pfd, name, rel, m.mode)?;
         let method = copy_file_data(data, &f, m.size).map_err(|e| CpError::io("copy", self.shown(rel), e.source))?;
@@ -319,7 +371,15 @@ impl Sink for TreeWriter {
         Ok(method == CopyMethod::Reflink)
     }
 
-    fn symlink(&mut self, parent: Option<&DirHandle>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, target: &OsStr) -> CpResult<()> {
+    fn symlink(
+        &mut self,
+        parent: Option<&DirHandle>,
+        name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+        target: &OsStr,
+    ) -> CpResult<()> {
         let pfd = parent.map(|p| p.fd.as_fd()).unwrap_or(self.top.as_fd());
         TreeWriter::symlink(self, pfd, name, rel, target, m, x)
     }
@@ -329,7 +389,14 @@ impl Sink for TreeWriter {
         TreeWriter::special(self, pfd, name, rel, m, x)
     }
 
-    fn hardlink(&mut self, parent: Option<&DirHandle>, name: &OsStr, rel: &Path, _m: &Meta, first: &Path) -> CpResult<()> {
+    fn hardlink(
+        &mut self,
+        parent: Option<&DirHandle>,
+        name: &OsStr,
+        rel: &Path,
+        _m: &Meta,
+        first: &Path,
+    ) -> CpResult<()> {
         let pfd = parent.map(|p| p.fd.as_fd()).unwrap_or(self.top.as_fd());
         TreeWriter::hardlink(self, pfd, name, rel, first)
     }

@@ -21,9 +21,9 @@ use rustix::fs::{FileType, OFlags};
 use rustix::io::Errno;
 use strata_sys::fs::NodeKind;
 
+use super::CpStats;
 use super::error::{CpError, CpResult};
 use super::xattrs::{self, On, Xattrs};
-use super::CpStats;
 
 /// What kind of inode an entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,15 +103,45 @@ pub(crate) trait Sink {
     type Dir;
     /// A directory entry, before its children. `name` "." means the extraction
     /// directory itself (`dir/.` merged into an existing directory).
-    fn dir(&mut self, parent: Option<&Self::Dir>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs) -> CpResult<Self::Dir>;
+    fn dir(
+        &mut self,
+        parent: Option<&Self::Dir>,
+        name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+    ) -> CpResult<Self::Dir>;
     /// After the children: metadata of the directory.
     fn dir_done(&mut self, d: Self::Dir, m: &Meta, x: &Xattrs) -> CpResult<()>;
     /// A regular file; returns whether its data was shared by reflink.
-    fn file(&mut self, parent: Option<&Self::Dir>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, data: &File) -> CpResult<bool>;
-    fn symlink(&mut self, parent: Option<&Self::Dir>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs, target: &OsStr) -> CpResult<()>;
+    fn file(
+        &mut self,
+        parent: Option<&Self::Dir>,
+        name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+        data: &File,
+    ) -> CpResult<bool>;
+    fn symlink(
+        &mut self,
+        parent: Option<&Self::Dir>,
+        name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        x: &Xattrs,
+        target: &OsStr,
+    ) -> CpResult<()>;
     fn special(&mut self, parent: Option<&Self::Dir>, name: &OsStr, rel: &Path, m: &Meta, x: &Xattrs) -> CpResult<()>;
     /// Another name for the inode first written as `first` (relative to the extraction dir).
-    fn hardlink(&mut self, parent: Option<&Self::Dir>, name: &OsStr, rel: &Path, m: &Meta, first: &Path) -> CpResult<()>;
+    fn hardlink(
+        &mut self,
+        parent: Option<&Self::Dir>,
+        name: &OsStr,
+        rel: &Path,
+        m: &Meta,
+        first: &Path,
+    ) -> CpResult<()>;
     /// (dev, ino) of the destination's top directory, to refuse copying a directory into itself.
     fn top_identity(&self) -> Option<(u64, u64)> {
         None
@@ -183,12 +213,16 @@ impl<'s, S: Sink> Walker<'s, S> {
                 let data = File::open(proc_path(fd.as_fd(), None)).map_err(|e| CpError::io("open", shown, e))?;
                 let now = fstat(data.as_fd(), shown)?;
                 if (now.dev, now.ino) != (m.dev, m.ino) || now.kind != Kind::File {
-                    return Err(CpError::Changed { path: shown.to_string(), reason: "file replaced while being copied".into() });
+                    return Err(CpError::Changed {
+                        path: shown.to_string(),
+                        reason: "file replaced while being copied".into(),
+                    });
                 }
                 self.file_data(data, m, parent, name, rel, shown)
             }
             Kind::Symlink => {
-                let target = rustix::fs::readlinkat(fd, "", Vec::new()).map_err(|e| CpError::io("readlink", shown, e))?;
+                let target =
+                    rustix::fs::readlinkat(fd, "", Vec::new()).map_err(|e| CpError::io("readlink", shown, e))?;
                 let target = OsString::from_vec(target.into_bytes());
                 let x = match at {
                     Some((dir, n)) => xattrs::read(On::Link(&proc_path(dir, Some(n))), shown)?,
@@ -213,14 +247,30 @@ impl<'s, S: Sink> Walker<'s, S> {
     }
 
     /// A regular file already open for reading (`m` from its fstat).
-    fn file(&mut self, data: File, m: &Meta, parent: Option<&S::Dir>, name: &OsStr, rel: &Path, shown: &str) -> CpResult<()> {
+    fn file(
+        &mut self,
+        data: File,
+        m: &Meta,
+        parent: Option<&S::Dir>,
+        name: &OsStr,
+        rel: &Path,
+        shown: &str,
+    ) -> CpResult<()> {
         if self.linked(m, parent, name, rel)? {
             return Ok(());
         }
         self.file_data(data, m, parent, name, rel, shown)
     }
 
-    fn file_data(&mut self, data: File, m: &Meta, parent: Option<&S::Dir>, name: &OsStr, rel: &Path, shown: &str) -> CpResult<()> {
+    fn file_data(
+        &mut self,
+        data: File,
+        m: &Meta,
+        parent: Option<&S::Dir>,
+        name: &OsStr,
+        rel: &Path,
+        shown: &str,
+    ) -> CpResult<()> {
         if m.size >= 1 << 20 {
             // Read whole: a larger readahead window, as cp(1) asks for.
             let _ = rustix::fs::fadvise(&data, 0, None, rustix::fs::Advice::Sequential);
@@ -250,12 +300,25 @@ impl<'s, S: Sink> Walker<'s, S> {
         Ok(false)
     }
 
-    fn dir(&mut self, fd: &OwnedFd, m: &Meta, parent: Option<&S::Dir>, name: &OsStr, rel: &Path, shown: &str) -> CpResult<()> {
+    fn dir(
+        &mut self,
+        fd: &OwnedFd,
+        m: &Meta,
+        parent: Option<&S::Dir>,
+        name: &OsStr,
+        rel: &Path,
+        shown: &str,
+    ) -> CpResult<()> {
         if self.sink.top_identity() == Some((m.dev, m.ino)) {
             return Err(CpError::IntoItself { src: self.src_shown.clone(), dst: self.dst_shown.clone() });
         }
-        let dirfd = rustix::fs::openat(fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, rustix::fs::Mode::empty())
-            .map_err(|e| CpError::io("open", shown, e))?;
+        let dirfd = rustix::fs::openat(
+            fd,
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| CpError::io("open", shown, e))?;
         let dir = File::from(dirfd);
         let x = xattrs::read(On::Fd(dir.as_fd()), shown)?;
         let d = self.sink.dir(parent, name, rel, m, &x)?;
@@ -264,7 +327,8 @@ impl<'s, S: Sink> Walker<'s, S> {
         // side effects even if the entry is swapped for a device node: the
         // source is trusted (host), or the directory is on a `nodev` mount (the
         // store's container views are). Otherwise through O_PATH + fstat first.
-        let direct = self.trusted || rustix::fs::fstatvfs(&dir).is_ok_and(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::NODEV));
+        let direct = self.trusted
+            || rustix::fs::fstatvfs(&dir).is_ok_and(|v| v.f_flag.contains(rustix::fs::StatVfsMountFlags::NODEV));
         let mut names: Vec<(OsString, bool)> = Vec::new();
         let rd = rustix::fs::Dir::read_from(&dir).map_err(|e| CpError::io("readdir", shown, e))?;
         for ent in rd {
@@ -295,7 +359,12 @@ impl<'s, S: Sink> Walker<'s, S> {
                     Err(_) => {}
                 }
             }
-            let cfd = match rustix::fs::openat(&dir, &child, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, rustix::fs::Mode::empty()) {
+            let cfd = match rustix::fs::openat(
+                &dir,
+                &child,
+                OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            ) {
                 Ok(fd) => fd,
                 // Removed since it was listed: copy what is there, as cp(1) and tar do.
                 Err(Errno::NOENT) => continue,
@@ -307,4 +376,3 @@ impl<'s, S: Sink> Walker<'s, S> {
         self.sink.dir_done(d, m, &x)
     }
 }
-

@@ -23,18 +23,20 @@
 //! moby#40040) use the volume's `_data` as the root directly.
 
 use std::io::{Read, Write};
-use std::rc::Rc;
 use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use strata_archive::cp::{self as engine, CpOpts, CpStats, Endpoint, UserDb};
-use strata_sys::mount_fd::{MountRestrictions, bind_mount_onto_fd_with, is_readonly_mount, mount_id, mount_target, restrict_mount};
 use strata_sys::mount::MountSpec;
+use strata_sys::mount_fd::{
+    MountRestrictions, bind_mount_onto_fd_with, is_readonly_mount, mount_id, mount_target, restrict_mount,
+};
 use strata_sys::root::Root;
 
 use super::{Container, MountKind, MountPoint};
-use crate::error::{ErrorKind, IoCtx, StoreError};
 use crate::Store;
+use crate::error::{ErrorKind, IoCtx, StoreError};
 
 /// One side of `cp`, as the user wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +174,11 @@ impl View {
         if !is_readonly_mount(fd)? {
             return Ok(());
         }
-        if mount_id(fd)? == self.rootfs_mount { Err(engine::CpError::ReadOnlyRootfs) } else { Err(engine::CpError::ReadOnlyVolume) }
+        if mount_id(fd)? == self.rootfs_mount {
+            Err(engine::CpError::ReadOnlyRootfs)
+        } else {
+            Err(engine::CpError::ReadOnlyVolume)
+        }
     }
 }
 
@@ -306,9 +312,21 @@ impl Store {
         }
         let wrap = |e: engine::CpError, on_dest: bool| {
             let container = match &e {
-                engine::CpError::NotFound { dest, .. } => if *dest { dst.label() } else { src.label() },
+                engine::CpError::NotFound { dest, .. } => {
+                    if *dest {
+                        dst.label()
+                    } else {
+                        src.label()
+                    }
+                }
                 engine::CpError::DestinationMustBeDirectory { .. } => dst.label(),
-                _ => if on_dest { dst.label() } else { src.label() },
+                _ => {
+                    if on_dest {
+                        dst.label()
+                    } else {
+                        src.label()
+                    }
+                }
             };
             CpError::Copy { container, source: e }
         };
@@ -320,7 +338,8 @@ impl Store {
         match (&s, &d) {
             (Side::Stream, Side::Root { root, path, .. }) => {
                 let check = |fd: BorrowedFd<'_>| root.check(fd);
-                engine::tar_into_root_checked(&mut *stdin, root.root(), path, &opts, &check).map_err(|e| wrap(erofs(e, root), true))
+                engine::tar_into_root_checked(&mut *stdin, root.root(), path, &opts, &check)
+                    .map_err(|e| wrap(erofs(e, root), true))
             }
             (Side::Root { root, path, names, .. }, Side::Stream) => {
                 engine::tar_from_root_with(root.root(), path, stdout, &opts, names.as_ref()).map_err(|e| wrap(e, false))
@@ -331,7 +350,8 @@ impl Store {
                     .map_err(|e| wrap(erofs(e, root), true))
             }
             (Side::Root { root, path, .. }, Side::Host(h)) => {
-                engine::copy(Endpoint::Root(root.root(), path), Endpoint::Host(h), &opts, &|_| Ok(())).map_err(|e| wrap(e, true))
+                engine::copy(Endpoint::Root(root.root(), path), Endpoint::Host(h), &opts, &|_| Ok(()))
+                    .map_err(|e| wrap(e, true))
             }
             (Side::Root { root: a, path: pa, .. }, Side::Root { root: b, path: pb, .. }) => {
                 let check = |fd: BorrowedFd<'_>| b.check(fd);
@@ -357,7 +377,12 @@ impl Store {
                 let c = self.container(name)?;
                 if let Some(Side::Root { root: RootRef::View(v), names, id: Some(id), .. }) = other {
                     if *id == c.id {
-                        return Ok(Side::Root { root: RootRef::View(v.clone()), path: path.clone(), names: names.clone(), id: Some(c.id) });
+                        return Ok(Side::Root {
+                            root: RootRef::View(v.clone()),
+                            path: path.clone(),
+                            names: names.clone(),
+                            id: Some(c.id),
+                        });
                     }
                 }
                 let view = self.container_view(&c, writable)?;
@@ -427,7 +452,9 @@ impl Store {
             let m = MountPoint { rw: m.rw && writable, ..m.clone() };
             match self.mount_into_view(&view, &m) {
                 Ok(()) => {}
-                Err(CpError::Store(StoreError::Sys(e))) if !writable && e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => {
+                Err(CpError::Store(StoreError::Sys(e)))
+                    if !writable && e.kind() == std::io::ErrorKind::ReadOnlyFilesystem =>
+                {
                     return Ok(None);
                 }
                 Err(e) => return Err(e),
@@ -447,7 +474,10 @@ impl Store {
         }
         let source = m.source.clone();
         let md = std::fs::metadata(&source).map_err(|e| {
-            StoreError::invalid(format!("mount {}", m.destination), format!("bind source path does not exist: {} ({e})", source.display()))
+            StoreError::invalid(
+                format!("mount {}", m.destination),
+                format!("bind source path does not exist: {} ({e})", source.display()),
+            )
         })?;
         let target = mount_target(&view.root, Path::new(&m.destination), md.is_dir()).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotADirectory => CpError::Store(StoreError::invalid(

@@ -9,12 +9,12 @@ use std::io::Write;
 use strata_archive::Change;
 
 use super::Container;
+use crate::Store;
 use crate::config::{History, ImageConfig};
 use crate::error::{Result, StoreError};
 use crate::image::Image;
 use crate::meta::now_rfc3339;
 use crate::reference::Reference;
-use crate::Store;
 
 /// `commit` options.
 #[derive(Debug, Clone, Default)]

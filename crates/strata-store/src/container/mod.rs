@@ -11,9 +11,9 @@
 //! open like an abandoned layer. Running state (pid, exit code, times) lives
 //! in the record so the runtime issue can fill it without a schema change.
 
-pub mod mount;
 pub mod cp;
 pub mod fs;
+pub mod mount;
 pub mod names;
 pub mod spec;
 
@@ -22,10 +22,10 @@ use std::collections::BTreeMap;
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::Store;
 use crate::error::{Result, StoreError};
 use crate::meta::now_rfc3339;
 use crate::types::Digest;
-use crate::Store;
 
 pub use fs::CommitOpts;
 pub use spec::{ContainerSpec, HostOptions, MountKind, MountPoint, MountRequest};
@@ -91,7 +91,12 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 impl State {
     fn created() -> State {
-        State { status: "created".into(), started_at: ZERO_TIME.into(), finished_at: ZERO_TIME.into(), ..Default::default() }
+        State {
+            status: "created".into(),
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+            ..Default::default()
+        }
     }
 }
 
@@ -125,7 +130,6 @@ impl Container {
         &self.id[..12]
     }
 }
-
 
 #[derive(Serialize, Deserialize, Default)]
 #[serde(rename_all = "PascalCase")]
@@ -173,7 +177,8 @@ fn corrupt(id: &str, what: &str, e: serde_json::Error) -> StoreError {
 
 impl RawRow {
     fn into_container(self) -> Result<Container> {
-        let hc: HostConfigRow = serde_json::from_str(&self.host_config).map_err(|e| corrupt(&self.id, "host config", e))?;
+        let hc: HostConfigRow =
+            serde_json::from_str(&self.host_config).map_err(|e| corrupt(&self.id, "host config", e))?;
         Ok(Container {
             config: serde_json::from_str(&self.config).map_err(|e| corrupt(&self.id, "config", e))?,
             mounts: serde_json::from_str(&self.mounts).map_err(|e| corrupt(&self.id, "mounts", e))?,
@@ -318,10 +323,8 @@ impl Store {
             .prepare(&format!("SELECT {COLS} FROM containers WHERE creating=0 AND id >= ?1 AND id < ?2 LIMIT 2"))
             .map_err(|e| self.db().err(e))?;
         let hi = format!("{n}\u{10ffff}");
-        let rows: Vec<RawRow> = stmt
-            .query_map([n, hi.as_str()], from_row)
-            .and_then(|r| r.collect())
-            .map_err(|e| self.db().err(e))?;
+        let rows: Vec<RawRow> =
+            stmt.query_map([n, hi.as_str()], from_row).and_then(|r| r.collect()).map_err(|e| self.db().err(e))?;
         match rows.len() {
             0 => Ok(None),
             1 => rows.into_iter().next().unwrap().into_container().map(Some),
@@ -347,8 +350,7 @@ impl Store {
             .conn()
             .prepare(&format!("SELECT {COLS} FROM containers WHERE creating=0 ORDER BY created DESC"))
             .map_err(|e| self.db().err(e))?;
-        let rows: Vec<RawRow> =
-            stmt.query_map([], from_row).and_then(|r| r.collect()).map_err(|e| self.db().err(e))?;
+        let rows: Vec<RawRow> = stmt.query_map([], from_row).and_then(|r| r.collect()).map_err(|e| self.db().err(e))?;
         rows.into_iter().map(RawRow::into_container).collect()
     }
 
@@ -373,7 +375,8 @@ impl Store {
             if let Some(other) = taken {
                 return Err(StoreError::NameInUse { name: new.to_string(), container: other });
             }
-            tx.execute("UPDATE containers SET name=?1 WHERE id=?2", [new, c.id.as_str()]).map_err(|e| self.db().err(e))?;
+            tx.execute("UPDATE containers SET name=?1 WHERE id=?2", [new, c.id.as_str()])
+                .map_err(|e| self.db().err(e))?;
             Ok(())
         })
     }
@@ -405,11 +408,8 @@ impl Store {
 
     /// Containers (ids) created from `image`.
     pub fn containers_using_image(&self, image: &Digest) -> Result<Vec<String>> {
-        let mut stmt = self
-            .db()
-            .conn()
-            .prepare("SELECT id FROM containers WHERE image_id=?1")
-            .map_err(|e| self.db().err(e))?;
+        let mut stmt =
+            self.db().conn().prepare("SELECT id FROM containers WHERE image_id=?1").map_err(|e| self.db().err(e))?;
         stmt.query_map([image.as_str()], |r| r.get(0)).and_then(|r| r.collect()).map_err(|e| self.db().err(e))
     }
 }

@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 use super::spec::{VolumeArg, parse_volume_arg};
 use super::{Container, ContainerSpec, MountKind, MountPoint, MountRequest};
+use crate::Store;
 use crate::error::{IoCtx, Result, StoreError};
 use crate::image::Image;
 use crate::volume::{Volume, VolumeSpec};
-use crate::Store;
 
 struct CountLock {
     _file: File,
@@ -42,7 +42,9 @@ impl CountLock {
     fn set(&self, n: u64) -> Result<()> {
         if n == 0 {
             match std::fs::remove_file(&self.count_path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::io("remove", &self.count_path, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(StoreError::io("remove", &self.count_path, e))
+                }
                 _ => Ok(()),
             }
         } else {
@@ -167,7 +169,8 @@ impl Store {
                     VolumeArg::Anonymous { .. } => continue,
                     VolumeArg::Named { name, destination, rw, nocopy, mode } => {
                         claim(&destination)?;
-                        let v = self.ensure_volume(&VolumeSpec { name: Some(name), ..Default::default() }, &mut created)?;
+                        let v =
+                            self.ensure_volume(&VolumeSpec { name: Some(name), ..Default::default() }, &mut created)?;
                         volume_mount(&v.name, v.mountpoint, destination, rw, nocopy, &mode)
                     }
                     VolumeArg::Bind { source, destination, rw, propagation, mode } => {
@@ -293,7 +296,10 @@ impl Store {
     pub(crate) fn populate_volumes(&self, id: &str, mounts: &[MountPoint], _image: &Image, rw_id: &str) -> Result<()> {
         self.db().write(|tx| {
             for m in mounts.iter().filter(|m| m.kind == MountKind::Volume) {
-                tx.execute("INSERT OR IGNORE INTO container_volumes(container_id, volume) VALUES (?1, ?2)", [id, m.name.as_str()])?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO container_volumes(container_id, volume) VALUES (?1, ?2)",
+                    [id, m.name.as_str()],
+                )?;
             }
             Ok(())
         })?;

@@ -404,11 +404,23 @@ mod tests {
         assert_eq!(parse_volume_arg("/data").unwrap(), VolumeArg::Anonymous { destination: "/data".into() });
         assert_eq!(
             parse_volume_arg("v1:/data:ro").unwrap(),
-            VolumeArg::Named { name: "v1".into(), destination: "/data".into(), rw: false, nocopy: false, mode: "ro".into() }
+            VolumeArg::Named {
+                name: "v1".into(),
+                destination: "/data".into(),
+                rw: false,
+                nocopy: false,
+                mode: "ro".into()
+            }
         );
         assert_eq!(
             parse_volume_arg("v1:/data").unwrap(),
-            VolumeArg::Named { name: "v1".into(), destination: "/data".into(), rw: true, nocopy: false, mode: "z".into() }
+            VolumeArg::Named {
+                name: "v1".into(),
+                destination: "/data".into(),
+                rw: true,
+                nocopy: false,
+                mode: "z".into()
+            }
         );
         assert_eq!(
             parse_volume_arg("/srv/x/:/www:ro").unwrap(),

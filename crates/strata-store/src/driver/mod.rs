@@ -157,7 +157,9 @@ pub fn remove_staging(p: &Path) -> strata_sys::SysResult<()> {
         Ok(_) => {
             for e in std::fs::read_dir(p).map_err(|e| strata_sys::SysError::new("read", p, e))?.flatten() {
                 let child = e.path();
-                if child.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false) && strata_sys::btrfs::is_subvolume(&child) {
+                if child.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false)
+                    && strata_sys::btrfs::is_subvolume(&child)
+                {
                     strata_sys::btrfs::delete_subvolume(&child)?;
                 }
             }

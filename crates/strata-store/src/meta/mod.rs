@@ -143,8 +143,11 @@ impl Db {
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.write(|tx| {
-            tx.execute("INSERT INTO meta(key,value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value", [key, value])
-                .map(|_| ())
+            tx.execute(
+                "INSERT INTO meta(key,value) VALUES(?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [key, value],
+            )
+            .map(|_| ())
         })
     }
 }

@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 use strata_archive::compress::{Compression, compressing_writer, decompressing_reader};
 
 use super::{Volume, VolumeSpec};
+use crate::Store;
 use crate::error::{IoCtx, Result, StoreError};
 use crate::progress::{Progress, ProgressReader};
-use crate::Store;
 
 const MANIFEST_PREFIX: &str = "strata-volume/1 ";
 
@@ -69,7 +69,13 @@ impl Store {
     /// Restore a volume from `input` (strata's export, Podman's, or any plain
     /// tar; gzip or zstd detected). Creates the volume when missing, from the
     /// manifest's labels and options when present.
-    pub fn import_volume(&self, name: &str, input: impl Read, opts: &ImportOpts, progress: &dyn Progress) -> Result<Volume> {
+    pub fn import_volume(
+        &self,
+        name: &str,
+        input: impl Read,
+        opts: &ImportOpts,
+        progress: &dyn Progress,
+    ) -> Result<Volume> {
         super::validate_name(name)?;
         if let Some(existing) = self.find_volume(name)? {
             let mountpoint = self.volume(&existing.name)?.mountpoint;
@@ -84,10 +90,8 @@ impl Store {
         progress.begin(name, None);
         let reader = ProgressReader::new(input, progress);
         let (_, plain) = decompressing_reader(BufReader::with_capacity(1 << 20, reader))?;
-        let (manifest, mut plain) = read_global_header(plain).map_err(|e| StoreError::BadArchive {
-            source_name: "volume archive".into(),
-            reason: e.to_string(),
-        })?;
+        let (manifest, mut plain) = read_global_header(plain)
+            .map_err(|e| StoreError::BadArchive { source_name: "volume archive".into(), reason: e.to_string() })?;
 
         let stage = self.staging_path("volume.import");
         let data = stage.join("_data");
@@ -181,7 +185,8 @@ fn read_global_header<'a, R: Read + 'a>(mut r: R) -> std::io::Result<(Option<Vol
         if let Some(v) = kv.trim_end_matches('\n').strip_prefix("comment=")
             && let Some(json) = v.strip_prefix(MANIFEST_PREFIX)
         {
-            manifest = Some(serde_json::from_str(json).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?);
+            manifest =
+                Some(serde_json::from_str(json).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?);
         }
     }
     Ok((manifest, Box::new(r)))
@@ -215,7 +220,14 @@ mod tests {
 
     #[test]
     fn manifest_round_trips_through_a_global_header() {
-        let m = VolumeManifest { name: "v".into(), labels: [("a".into(), "b".into())].into(), options: BTreeMap::new(), uid: 1000, gid: 100, mode: 0o750 };
+        let m = VolumeManifest {
+            name: "v".into(),
+            labels: [("a".into(), "b".into())].into(),
+            options: BTreeMap::new(),
+            uid: 1000,
+            gid: 100,
+            mode: 0o750,
+        };
         let mut buf = Vec::new();
         write_global_header(&mut buf, &m).unwrap();
         buf.extend_from_slice(&[0u8; 1024]);

@@ -15,9 +15,9 @@ use std::path::PathBuf;
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::Store;
 use crate::error::{IoCtx, Result, StoreError};
 use crate::meta::now_rfc3339;
-use crate::Store;
 
 pub mod backup;
 pub mod ops;
@@ -113,9 +113,11 @@ impl Store {
         let wrapper = self.volumes_dir().join(name);
         if !wrapper.is_dir() {
             std::fs::create_dir_all(self.volumes_dir()).ctx("create", &self.volumes_dir())?;
-            std::fs::DirBuilder::new().mode(0o701).create(&wrapper).or_else(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) }
-            }).ctx("create", &wrapper)?;
+            std::fs::DirBuilder::new()
+                .mode(0o701)
+                .create(&wrapper)
+                .or_else(|e| if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
+                .ctx("create", &wrapper)?;
             strata_sys::fs::chmod(&wrapper, 0o701)?;
         }
         let data = wrapper.join("_data");
@@ -125,9 +127,11 @@ impl Store {
                 strata_sys::fs::chmod(&data, 0o755)?;
                 return Ok(());
             }
-            std::fs::DirBuilder::new().mode(0o755).create(&data).or_else(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) }
-            }).ctx("create", &data)?;
+            std::fs::DirBuilder::new()
+                .mode(0o755)
+                .create(&data)
+                .or_else(|e| if e.kind() == std::io::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })
+                .ctx("create", &data)?;
         }
         Ok(())
     }
@@ -152,7 +156,8 @@ impl Store {
             .conn()
             .prepare("SELECT name, driver, labels, options, anonymous, created FROM volumes ORDER BY name")
             .map_err(|e| self.db().err(e))?;
-        let rows: Vec<RawVolume> = stmt.query_map([], row_to_raw).and_then(|r| r.collect()).map_err(|e| self.db().err(e))?;
+        let rows: Vec<RawVolume> =
+            stmt.query_map([], row_to_raw).and_then(|r| r.collect()).map_err(|e| self.db().err(e))?;
         rows.into_iter().map(|r| self.raw_to_volume(r)).collect()
     }
 
@@ -261,7 +266,10 @@ pub(crate) fn validate_name(n: &str) -> Result<()> {
 fn validate_options(opts: &BTreeMap<String, String>) -> Result<()> {
     for k in opts.keys() {
         if !["type", "device", "o", "size"].contains(&k.as_str()) {
-            return Err(StoreError::invalid(format!("volume option {k:?}"), "invalid option key; valid keys are type, device, o, size"));
+            return Err(StoreError::invalid(
+                format!("volume option {k:?}"),
+                "invalid option key; valid keys are type, device, o, size",
+            ));
         }
     }
     // Docker's validateOpts: a type needs a device and a device needs a type.

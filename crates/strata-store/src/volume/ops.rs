@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use rusqlite::params;
 
 use super::{ANONYMOUS_LABEL, Volume, VolumeSpec};
-use crate::error::{IoCtx, Result, StoreError};
 use crate::Store;
+use crate::error::{IoCtx, Result, StoreError};
 
 /// `volume ls --filter` / `volume prune --filter`, Docker's keys.
 #[derive(Debug, Clone, Default)]
@@ -29,13 +29,20 @@ impl VolumeFilter {
         let mut f = VolumeFilter::default();
         let mut all = false;
         for a in args {
-            let (k, v) = a.split_once('=').ok_or_else(|| StoreError::invalid(format!("filter {a:?}"), "bad format of filter (expected name=value)"))?;
+            let (k, v) = a.split_once('=').ok_or_else(|| {
+                StoreError::invalid(format!("filter {a:?}"), "bad format of filter (expected name=value)")
+            })?;
             match k {
                 "dangling" => {
                     f.dangling = Some(match v {
                         "true" | "1" => true,
                         "false" | "0" => false,
-                        _ => return Err(StoreError::invalid(format!("filter {a:?}"), "invalid filter 'dangling', expected true or false")),
+                        _ => {
+                            return Err(StoreError::invalid(
+                                format!("filter {a:?}"),
+                                "invalid filter 'dangling', expected true or false",
+                            ));
+                        }
                     })
                 }
                 "driver" => f.drivers.push(v.to_string()),
@@ -68,7 +75,8 @@ impl VolumeFilter {
         if !self.names.is_empty() && !self.names.iter().any(|n| v.name.contains(n.as_str())) {
             return false;
         }
-        self.labels.iter().all(|l| Self::label_matches(v, l)) && !self.not_labels.iter().any(|l| Self::label_matches(v, l))
+        self.labels.iter().all(|l| Self::label_matches(v, l))
+            && !self.not_labels.iter().any(|l| Self::label_matches(v, l))
     }
 }
 
@@ -178,12 +186,16 @@ impl Store {
         let mut labels = v.labels.clone();
         for k in rm {
             if labels.remove(k).is_none() {
-                return Err(StoreError::invalid(format!("--label-rm {k}"), format!("volume {name} has no label {k:?}")));
+                return Err(StoreError::invalid(
+                    format!("--label-rm {k}"),
+                    format!("volume {name} has no label {k:?}"),
+                ));
             }
         }
         labels.extend(add.clone());
         let json = serde_json::to_string(&labels).expect("labels serialise");
-        self.db().write(|tx| tx.execute("UPDATE volumes SET labels=?1 WHERE name=?2", params![json, name]).map(|_| ()))?;
+        self.db()
+            .write(|tx| tx.execute("UPDATE volumes SET labels=?1 WHERE name=?2", params![json, name]).map(|_| ()))?;
         self.volume(name)
     }
 

@@ -102,7 +102,12 @@ fn container_rows(u: &DiskUsage, trunc: bool) -> Vec<Value> {
     u.container_items
         .iter()
         .map(|cu| {
-            let row = ps::Row { image: cu.image.clone(), size: Some((cu.size_rw, 0)), local_volumes: cu.local_volumes, ports: String::new() };
+            let row = ps::Row {
+                image: cu.image.clone(),
+                size: Some((cu.size_rw, 0)),
+                local_volumes: cu.local_volumes,
+                ports: String::new(),
+            };
             ps::row_context(&cu.container, &row, trunc, now)
         })
         .collect()
