@@ -91,7 +91,11 @@ struct SlotState {
 
 impl Slot {
     fn open(&self, file: &File) -> io::Result<()> {
-        let f = file.try_clone()?;
+        // A new open file description of the same inode, not a dup: a dup would
+        // share (and so keep) the writer's flock for as long as the reader
+        // lives, and two pulls applying in different orders would deadlock.
+        use std::os::fd::AsRawFd;
+        let f = File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.file = Some(Arc::new(f));
         Ok(())
