@@ -12,7 +12,8 @@ PKGS=(
   tini             # /usr/bin/tini-static: the init of `run --init` (/sbin/docker-init)
   btrfs-progs      # mkfs.btrfs for the btrfs driver tests (loop device)
   xfsprogs         # mkfs.xfs: reflink tests for vfs
-  skopeo           # interop checks of saved archives
+  skopeo           # interop checks of saved archives and registries
+  docker-registry  # the reference OCI registry the registry tests start on 127.0.0.1
   attr             # getfattr/setfattr in tests and docs
   zstd pigz        # compressed archives in tests and benchmarks
   openssl bc       # bench/gen.sh and bench/run.sh

@@ -114,6 +114,20 @@ impl Slot {
     }
 }
 
+/// Finishes a slot with an error when dropped before the download finished it
+/// (a panicking download thread must not leave its reader waiting).
+pub(crate) struct FinishGuard<'a>(pub &'a Slot);
+
+impl Drop for FinishGuard<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.done.is_none() {
+            st.done = Some(Err("the download stopped".into()));
+            self.0.cv.notify_all();
+        }
+    }
+}
+
 /// Reads a blob from its ingest file as its download proceeds.
 pub(crate) struct SlotReader<'a> {
     slot: &'a Slot,
@@ -154,10 +168,11 @@ impl Read for SlotReader<'_> {
             };
             let want = buf.len().min((avail - self.pos) as usize);
             let n = file.read_at(&mut buf[..want], self.pos)?;
-            if n > 0 {
-                self.pos += n as u64;
-                return Ok(n);
+            if n == 0 {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the blob file is shorter than downloaded"));
             }
+            self.pos += n as u64;
+            return Ok(n);
         }
     }
 }

@@ -300,17 +300,29 @@ fn fetch_layers(
     if missing.is_empty() {
         return Ok(0);
     }
+    // One download per distinct blob: a manifest may list the same blob twice.
+    let mut blobs: Vec<usize> = Vec::new();
+    let mut slot_of: Vec<usize> = Vec::new();
+    for &i in &missing {
+        match blobs.iter().position(|&b| plan[b].blob == plan[i].blob) {
+            Some(k) => slot_of.push(k),
+            None => {
+                slot_of.push(blobs.len());
+                blobs.push(i);
+            }
+        }
+    }
     let ingest = Ingest::open(store)?;
-    let slots: Vec<Slot> = missing.iter().map(|_| Slot::default()).collect();
-    let results: Vec<std::sync::Mutex<Option<Result<()>>>> = missing.iter().map(|_| Default::default()).collect();
+    let slots: Vec<Slot> = blobs.iter().map(|_| Slot::default()).collect();
+    let results: Vec<std::sync::Mutex<Option<Result<()>>>> = blobs.iter().map(|_| Default::default()).collect();
     let next = AtomicUsize::new(0);
-    let cancel: Vec<AtomicBool> = missing.iter().map(|_| AtomicBool::new(false)).collect();
-    let workers = client.config().max_concurrent_downloads.clamp(1, 8).min(missing.len());
-    for &i in missing.iter().skip(workers) {
+    let cancel: Vec<AtomicBool> = blobs.iter().map(|_| AtomicBool::new(false)).collect();
+    let workers = client.config().max_concurrent_downloads.clamp(1, 8).min(blobs.len());
+    for &i in blobs.iter().skip(workers) {
         progress.layer(short_id(plan[i].blob.as_str()), &Status::Waiting);
     }
     let job = |k: usize| {
-        let l = &plan[missing[k]];
+        let l = &plan[blobs[k]];
         Job {
             client,
             repo: &reference.path,
@@ -328,21 +340,22 @@ fn fetch_layers(
             scope.spawn(|| {
                 loop {
                     let k = next.fetch_add(1, Ordering::SeqCst);
-                    if k >= missing.len() {
+                    if k >= blobs.len() {
                         break;
                     }
+                    // Whatever happens (even a panic), the reader must not wait forever.
+                    let guard = fetch::FinishGuard(&slots[k]);
                     let r = if cancel[k].load(Ordering::Relaxed) {
-                        let e = RegistryError::Cancelled("cancelled".into());
-                        slots[k].finish(Err(e.to_string()));
-                        Err(e)
+                        Err(RegistryError::Cancelled("cancelled".into()))
                     } else {
                         fetch::download(&job(k))
                     };
+                    drop(guard);
                     *results[k].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
                 }
             });
         }
-        let applied = apply_in_order(store, plan, &missing, &slots, &ingest, reference, progress);
+        let applied = apply_in_order(store, plan, &missing, &slot_of, &slots, &ingest, reference, progress);
         if let Err((failed, _)) = &applied {
             // Stop the other downloads (their partial files stay for a resume),
             // but let the failed layer's finish: it tells a corrupt blob (a
@@ -366,22 +379,26 @@ fn fetch_layers(
         }
         return Err(e);
     }
-    Ok(missing.len())
+    Ok(blobs.len())
 }
 
+/// Apply the missing layers in order, each from its blob's slot; a failure
+/// carries the slot's index.
+#[allow(clippy::too_many_arguments)]
 fn apply_in_order(
     store: &Store,
     plan: &[LayerPlan],
     missing: &[usize],
+    slot_of: &[usize],
     slots: &[Slot],
     ingest: &Ingest,
     reference: &Reference,
     progress: &dyn TransferProgress,
 ) -> std::result::Result<(), (usize, RegistryError)> {
-    for (k, &i) in missing.iter().enumerate() {
+    for (n, &i) in missing.iter().enumerate() {
+        let k = slot_of[n];
         let l = &plan[i];
         let id = short_id(l.blob.as_str()).to_string();
-        let path = ingest.path(&l.blob);
         let reader = SlotReader::new(&slots[k]);
         let counted = Counting { inner: reader, done: 0, total: l.desc.size, id: &id, progress };
         let (_, tar) = decompressing_reader(std::io::BufReader::with_capacity(1 << 20, counted))
@@ -401,7 +418,9 @@ fn apply_in_order(
             }
             Err(e) => return Err((k, e.into())),
         }
-        let _ = std::fs::remove_file(&path);
+        if !slot_of[n + 1..].contains(&k) {
+            let _ = std::fs::remove_file(ingest.path(&l.blob));
+        }
         progress.layer(&id, &Status::PullComplete);
     }
     Ok(())

@@ -85,10 +85,16 @@ pub fn push(
     for l in chain.iter().rev() {
         progress.layer(short_id(l.diff_id.as_str()), &Status::Preparing);
     }
-    let mut layers = Vec::new();
+    let mut layers: Vec<Descriptor> = Vec::new();
     let mut uploaded = 0;
-    for (l, sources) in chain.iter().zip(&known) {
+    for (n, (l, sources)) in chain.iter().zip(&known).enumerate() {
         let id = short_id(l.diff_id.as_str()).to_string();
+        // The same layer twice in one image: pushed once.
+        if let Some(k) = chain[..n].iter().position(|p| p.diff_id == l.diff_id) {
+            progress.layer(&id, &Status::LayerAlreadyExists);
+            layers.push(layers[k].clone());
+            continue;
+        }
         let desc = match reuse(&client, reference, sources, &id, progress)? {
             Some(d) => d,
             None => {

@@ -148,3 +148,33 @@ fn concurrent_pulls_of_one_image_into_one_root_both_succeed() {
     assert_eq!(b.layers().unwrap().len(), 2);
     assert!(ingest_files(&b).is_empty(), "{:?}", ingest_files(&b));
 }
+
+#[test]
+fn a_blob_listed_twice_is_downloaded_once_and_applied_twice() {
+    if !registry_available() {
+        return;
+    }
+    let reg = Registry::start(Auth::None, None);
+    let proxy = Proxy::start(reg.port);
+    let t = tmp();
+    let cfg = config(t.path());
+    let a = open_store(t.path(), "a");
+    let b = open_store(t.path(), "b");
+    let same = layer_tar(&[("etc/twice", &noise(11, 100_000))]);
+    let tag = reg.reference("dup/img:1");
+    let img = make_image(&a, &[same.clone(), same], "sh", &tag);
+    let rec = Recorder::default();
+    push(&a, &tag, &PushOpts { registry: cfg.clone(), gzip_level: Some(1) }, &rec).unwrap();
+    assert!(rec.has(&Status::LayerAlreadyExists), "the second copy is not uploaded again");
+    let r = pull(
+        &b,
+        &proxy.reference("dup/img:1"),
+        &PullOpts { registry: cfg, ..Default::default() },
+        &Recorder::default(),
+    )
+    .unwrap();
+    assert_eq!(r.image.id, img.id);
+    assert_eq!(b.layers().unwrap().len(), 2);
+    assert_eq!(proxy.blob_gets().len(), 2, "config + one layer blob: {:?}", proxy.blob_gets());
+    assert!(ingest_files(&b).is_empty());
+}
