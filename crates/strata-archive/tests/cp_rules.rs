@@ -512,3 +512,39 @@ fn sparse_and_large_files_keep_data_and_holes() {
     assert!(got == std::fs::read(e.host.join("sparse")).unwrap());
     assert!(std::fs::metadata(e.c("sparse")).unwrap().blocks() * 512 < 8 << 20);
 }
+
+#[test]
+fn cross_filesystem_copies_keep_data_and_holes() {
+    // tmpfs → the tempdir's filesystem: copy_file_range refuses (EXDEV), the
+    // first file goes through user space, the rest through sendfile(2).
+    let shm = std::path::Path::new("/dev/shm");
+    if !shm.is_dir()
+        || strata_sys::probe::fs_type(shm).ok().as_deref()
+            == strata_sys::probe::fs_type(std::env::temp_dir().as_path()).ok().as_deref()
+    {
+        eprintln!("cross_filesystem_copies_keep_data_and_holes: skipped, no second filesystem");
+        return;
+    }
+    let e = Env::new();
+    let src = tempfile::tempdir_in(shm).unwrap();
+    for i in 0..5u8 {
+        let data: Vec<u8> = (0..(100_000 + u32::from(i) * 7)).map(|j| (j % 251) as u8 ^ i).collect();
+        std::fs::write(src.path().join(format!("f{i}")), data).unwrap();
+    }
+    let f = std::fs::File::create(src.path().join("sparse")).unwrap();
+    use std::os::unix::fs::FileExt;
+    f.write_all_at(b"tail", 16 << 20).unwrap();
+    drop(f);
+    let st = copy_host_to_root(src.path().to_str().unwrap(), &e.root(), "/x", &opts()).unwrap();
+    assert_eq!(st.files, 6);
+    for i in 0..5u8 {
+        let n = format!("f{i}");
+        assert!(std::fs::read(e.c("x").join(&n)).unwrap() == std::fs::read(src.path().join(&n)).unwrap(), "{n}");
+    }
+    assert!(std::fs::read(e.c("x/sparse")).unwrap() == std::fs::read(src.path().join("sparse")).unwrap());
+    assert!(std::fs::metadata(e.c("x/sparse")).unwrap().blocks() * 512 < 4 << 20);
+    // And back.
+    let out = tempfile::tempdir_in(shm).unwrap();
+    copy_root_to_host(&e.root(), "/x", out.path().join("y").to_str().unwrap(), &opts()).unwrap();
+    assert_eq!(dump(&out.path().join("y")), dump(&e.c("x")));
+}

@@ -147,6 +147,7 @@ pub(crate) fn extract(input: impl Read, tw: &mut TreeWriter) -> CpResult<CpStats
             nlink: 1,
             dev: 0,
             ino: 0,
+            blocks: e.size().div_ceil(512),
         };
         let link = e.link_name_bytes().map(|l| l.into_owned());
 

@@ -11,6 +11,7 @@
 //! then xattrs (chown clears `security.capability`), then times; directories
 //! get theirs after their contents.
 
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -57,6 +58,31 @@ pub(crate) struct TreeWriter {
     privileged: bool,
     /// (dev, ino) of the top directory this copy created or merged into.
     top_id: Option<(u64, u64)>,
+    /// Whether the kernel copies between a (source dev, destination dev) pair
+    /// with copy_file_range. Between filesystems it refuses (EXDEV, e.g.
+    /// overlayfs and its backing filesystem), and `copy_file_data` would copy
+    /// through user space: there sendfile(2) does the same copy in the kernel.
+    /// Sparse files keep `copy_file_data`, which preserves holes.
+    kernel_copy: HashMap<(u64, u64), bool>,
+}
+
+/// sendfile(2) all of `src` (from offset 0) into `dst` at its position; `dst`
+/// ends up exactly `len` bytes long even if `src` shrank meanwhile.
+fn sendfile_all(src: &File, dst: &File, len: u64) -> rustix::io::Result<()> {
+    let mut off = 0u64;
+    while off < len {
+        let want = (len - off).min(1 << 30) as usize;
+        match rustix::fs::sendfile(dst, src, Some(&mut off), want) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if off < len {
+        dst.set_len(len).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+    }
+    Ok(())
 }
 
 fn ts((sec, nsec): (i64, u32)) -> Timespec {
@@ -68,7 +94,15 @@ impl TreeWriter {
     pub fn new(top: OwnedFd, shown: &str, owner: Owner) -> CpResult<TreeWriter> {
         let root = Root::new(&proc_path(top.as_fd(), None))?;
         let privileged = rustix::process::geteuid().is_root();
-        Ok(TreeWriter { top, root, shown: shown.to_string(), owner, privileged, top_id: None })
+        Ok(TreeWriter {
+            top,
+            root,
+            shown: shown.to_string(),
+            owner,
+            privileged,
+            top_id: None,
+            kernel_copy: HashMap::new(),
+        })
     }
 
     pub fn top(&self) -> BorrowedFd<'_> {
@@ -229,6 +263,11 @@ impl TreeWriter {
     /// journaled inode update on most filesystems).
     pub fn finish_file(&self, f: &File, m: &Meta, x: &Xattrs, rel: &Path) -> CpResult<()> {
         let st = rustix::fs::fstat(f).map_err(|e| CpError::io("stat", self.shown(rel), e))?;
+        self.finish_created(f, &st, m, x, rel)
+    }
+
+    /// [`TreeWriter::finish_file`] with the file's stat taken after creation.
+    fn finish_created(&self, f: &File, st: &rustix::fs::Stat, m: &Meta, x: &Xattrs, rel: &Path) -> CpResult<()> {
         let (uid, gid) = self.owner_of(m);
         if (st.st_uid, st.st_gid) != (uid, gid) {
             let r = rustix::fs::fchown(
@@ -246,6 +285,36 @@ impl TreeWriter {
         xattrs::write(On::Fd(f.as_fd()), x, false, self.privileged, &self.shown(rel))?;
         let t = Timestamps { last_access: ts(m.atime), last_modification: ts(m.mtime) };
         rustix::fs::futimens(f, &t).map_err(|e| CpError::io("utimes", self.shown(rel), e))
+    }
+
+    /// Copy `m.size` bytes of `src` into the new, empty `dst`; true when shared by reflink.
+    fn copy_data(&mut self, src: &File, dst: &File, dst_dev: u64, m: &Meta, rel: &Path) -> CpResult<bool> {
+        let pair = (m.dev, dst_dev);
+        if m.size > 0 && !m.is_sparse() {
+            // Probed once per pair: a zero-length copy_file_range fails exactly
+            // when a real one would (the kernel checks before the length).
+            let works = *self.kernel_copy.entry(pair).or_insert_with(|| {
+                m.dev == dst_dev || rustix::fs::copy_file_range(src, Some(&mut 0), dst, Some(&mut 0), 0).is_ok()
+            });
+            if !works {
+                match sendfile_all(src, dst, m.size) {
+                    Ok(()) => return Ok(false),
+                    // Not supported between these either: start over the usual
+                    // way, and stay with it for this pair.
+                    Err(_) => {
+                        self.kernel_copy.insert(pair, true);
+                        dst.set_len(0).map_err(|e| CpError::io("truncate", self.shown(rel), e))?;
+                        rustix::fs::seek(dst, rustix::fs::SeekFrom::Start(0))
+                            .map_err(|e| CpError::io("seek", self.shown(rel), e))?;
+                    }
+                }
+            }
+        }
+        let method = copy_file_data(src, dst, m.size).map_err(|e| CpError::io("copy", self.shown(rel), e.source))?;
+        if method == CopyMethod::ReadWrite && m.size > 0 && !m.is_sparse() {
+            self.kernel_copy.insert(pair, false);
+        }
+        Ok(method == CopyMethod::Reflink)
     }
 
     pub fn symlink(
@@ -366,9 +435,10 @@ impl Sink for TreeWriter {
     ) -> CpResult<bool> {
         let pfd = parent.map(|p| p.fd.as_fd()).unwrap_or(self.top.as_fd());
         let f = self.create_file(pfd, name, rel, m.mode)?;
-        let method = copy_file_data(data, &f, m.size).map_err(|e| CpError::io("copy", self.shown(rel), e.source))?;
-        self.finish_file(&f, m, x, rel)?;
-        Ok(method == CopyMethod::Reflink)
+        let st = rustix::fs::fstat(&f).map_err(|e| CpError::io("stat", self.shown(rel), e))?;
+        let reflinked = self.copy_data(data, &f, st.st_dev, m, rel)?;
+        self.finish_created(&f, &st, m, x, rel)?;
+        Ok(reflinked)
     }
 
     fn symlink(

@@ -50,6 +50,8 @@ pub(crate) struct Meta {
     pub nlink: u64,
     pub dev: u64,
     pub ino: u64,
+    /// 512-byte blocks allocated (fewer than the size: a sparse file).
+    pub blocks: u64,
 }
 
 impl Meta {
@@ -75,11 +77,17 @@ impl Meta {
             nlink: st.st_nlink,
             dev: st.st_dev,
             ino: st.st_ino,
+            blocks: st.st_blocks as u64,
         }
     }
 
     pub fn is_dir(&self) -> bool {
         self.kind == Kind::Dir
+    }
+
+    /// Fewer blocks allocated than the size needs: it has holes.
+    pub fn is_sparse(&self) -> bool {
+        self.blocks.saturating_mul(512) < self.size
     }
 }
 
