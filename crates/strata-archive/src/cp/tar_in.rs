@@ -231,7 +231,7 @@ pub(crate) fn extract(input: impl Read, tw: &mut TreeWriter) -> CpResult<CpStats
     }
     // Directory metadata last, deepest first, so later entries neither fail on
     // read-only directories nor bump their mtimes.
-    dirs.sort_by(|a, b| b.depth.cmp(&a.depth));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.depth));
     for d in dirs {
         let fd = match tw.root().open(&d.rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW) {
             Ok(fd) => fd,

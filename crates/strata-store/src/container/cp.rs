@@ -62,10 +62,10 @@ pub fn parse_cp_arg(s: &str) -> CpEndpoint {
     if s.starts_with('/') {
         return CpEndpoint::Host(s.to_string());
     }
-    if let Some((name, path)) = s.strip_prefix("volume:").and_then(|r| r.split_once(':')) {
-        if super::spec::valid_volume_name(name) {
-            return CpEndpoint::Volume { name: name.to_string(), path: path.to_string() };
-        }
+    if let Some((name, path)) = s.strip_prefix("volume:").and_then(|r| r.split_once(':'))
+        && super::spec::valid_volume_name(name)
+    {
+        return CpEndpoint::Volume { name: name.to_string(), path: path.to_string() };
     }
     match s.split_once(':') {
         None => CpEndpoint::Host(s.to_string()),
@@ -304,11 +304,9 @@ impl Store {
         let s = self.open_side(src, None, same)?;
         let d = self.open_side(dst, Some(&s), true)?;
         let mut opts = opts.clone();
-        if archive {
-            if let (CpEndpoint::Container { name, .. }, Side::Root { root, .. }) = (dst, &d) {
-                let c = self.container(name)?;
-                opts.chown = UserDb::read(root.root()).resolve(&c.config.user).map_err(CpError::User)?;
-            }
+        if archive && let (CpEndpoint::Container { name, .. }, Side::Root { root, .. }) = (dst, &d) {
+            let c = self.container(name)?;
+            opts.chown = UserDb::read(root.root()).resolve(&c.config.user).map_err(CpError::User)?;
         }
         let wrap = |e: engine::CpError, on_dest: bool| {
             let container = match &e {
@@ -375,15 +373,15 @@ impl Store {
             }
             CpEndpoint::Container { name, path } => {
                 let c = self.container(name)?;
-                if let Some(Side::Root { root: RootRef::View(v), names, id: Some(id), .. }) = other {
-                    if *id == c.id {
-                        return Ok(Side::Root {
-                            root: RootRef::View(v.clone()),
-                            path: path.clone(),
-                            names: names.clone(),
-                            id: Some(c.id),
-                        });
-                    }
+                if let Some(Side::Root { root: RootRef::View(v), names, id: Some(id), .. }) = other
+                    && *id == c.id
+                {
+                    return Ok(Side::Root {
+                        root: RootRef::View(v.clone()),
+                        path: path.clone(),
+                        names: names.clone(),
+                        id: Some(c.id),
+                    });
                 }
                 let view = self.container_view(&c, writable)?;
                 let names = Some(UserDb::read(&view.root));
@@ -407,10 +405,8 @@ impl Store {
         if in_host_mount_namespace() {
             return Err(CpError::NoPrivateNamespace);
         }
-        if !writable {
-            if let Some(v) = self.build_view(c, false)? {
-                return Ok(v);
-            }
+        if !writable && let Some(v) = self.build_view(c, false)? {
+            return Ok(v);
         }
         Ok(self.build_view(c, true)?.expect("a writable view can create its mount points"))
     }
